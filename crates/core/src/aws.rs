@@ -1,0 +1,252 @@
+//! The AWS SDK configuration every function uses, and what an AWS error means for the caller.
+//!
+//! Endpoints: `aws_config` itself honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`),
+//! which is how the same binary talks to the local emulator or to real AWS. There is no
+//! home-made switch here.
+//!
+//! Errors: a handler returns an error to Lambda only when a retry can help (throttling, 5xx,
+//! timeouts, connection failures). [`AwsFailure`] records which call on which resource failed,
+//! with the service's own code, and whether it is retryable; [`is_retryable`] is the one rule.
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use serde::Serialize;
+
+/// Standard retry mode, 3 attempts, short backoff: a Lambda has little time, and a failure that
+/// outlives three attempts is better retried by Lambda/EventBridge than waited out here.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(2))
+}
+
+/// Timeouts that fail fast enough to leave time for reporting within a 30 s Lambda.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(8))
+        .operation_timeout(Duration::from_secs(20))
+        .build()
+}
+
+/// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`), with
+/// phoenix-ops' retry and timeout settings.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .load()
+        .await
+}
+
+/// How an SDK call failed, before any service code is considered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The request could not be built: a bug or bad input on our side.
+    Construction,
+    /// No response in time.
+    Timeout,
+    /// The request never got a response (connection refused, DNS, TLS...).
+    Dispatch,
+    /// A response arrived but could not be understood.
+    Response,
+    /// The service answered with an error.
+    Service,
+}
+
+/// Service error codes that mean "slow down" or "try again": retrying helps.
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "ProvisionedThroughputExceededException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServerException",
+];
+
+/// The one rule: is this failure worth a retry?
+pub fn is_retryable(kind: FailureKind, code: Option<&str>, status: Option<u16>) -> bool {
+    let transient_status = matches!(status, Some(429) | Some(500..=599));
+    match kind {
+        FailureKind::Construction => false,
+        FailureKind::Timeout | FailureKind::Dispatch => true,
+        FailureKind::Response => transient_status,
+        FailureKind::Service => {
+            code.is_some_and(|c| TRANSIENT_CODES.contains(&c)) || transient_status
+        }
+    }
+}
+
+/// One failed AWS call, with enough context for a human to act on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AwsFailure {
+    /// `service:Operation`, e.g. `ecs:UpdateService`.
+    pub call: String,
+    /// The resource the call was about.
+    pub resource: String,
+    pub kind: FailureKind,
+    /// The service's error code, when it sent one.
+    pub code: Option<String>,
+    pub message: String,
+    pub status: Option<u16>,
+    pub retryable: bool,
+}
+
+impl AwsFailure {
+    /// Classifies an SDK error. `call` is `service:Operation`; `resource` names what it was about.
+    pub fn from_sdk<E>(
+        call: &str,
+        resource: impl Into<String>,
+        err: &SdkError<E, HttpResponse>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let (kind, code, message) = match err {
+            SdkError::ConstructionFailure(_) => (FailureKind::Construction, None, None),
+            SdkError::TimeoutError(_) => (FailureKind::Timeout, None, None),
+            SdkError::DispatchFailure(d) if d.is_user() => (FailureKind::Construction, None, None),
+            SdkError::DispatchFailure(_) => (FailureKind::Dispatch, None, None),
+            SdkError::ResponseError(_) => (FailureKind::Response, None, None),
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                (
+                    FailureKind::Service,
+                    e.code().map(str::to_owned),
+                    e.message().map(str::to_owned),
+                )
+            }
+            _ => (FailureKind::Response, None, None),
+        };
+        let message = message.unwrap_or_else(|| DisplayErrorContext(err).to_string());
+        let retryable = is_retryable(kind, code.as_deref(), status);
+        Self {
+            call: call.to_owned(),
+            resource: resource.into(),
+            kind,
+            code,
+            message,
+            status,
+            retryable,
+        }
+    }
+
+    /// True when the service answered with this error code.
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+impl fmt::Display for AwsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on {} failed: ", self.call, self.resource)?;
+        if let Some(code) = &self.code {
+            write!(f, "{code}: ")?;
+        }
+        f.write_str(&self.message)?;
+        match self.status {
+            Some(status) => write!(f, " (HTTP {status}, ")?,
+            None => f.write_str(" (")?,
+        }
+        f.write_str(if self.retryable {
+            "retryable)"
+        } else {
+            "final)"
+        })
+    }
+}
+
+impl std::error::Error for AwsFailure {}
+
+/// The only error a handler returns: something went wrong that a retry can fix. Lambda,
+/// EventBridge and SNS then retry, and finally park the event in the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RetryableError(pub String);
+
+impl From<AwsFailure> for RetryableError {
+    fn from(failure: AwsFailure) -> Self {
+        Self(failure.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use FailureKind::*;
+
+    #[test]
+    fn retry_only_where_a_retry_can_help() {
+        let cases: &[(FailureKind, Option<&str>, Option<u16>, bool)] = &[
+            (Service, Some("ThrottlingException"), Some(400), true),
+            (Service, Some("Throttling"), Some(400), true),
+            (Service, Some("ServerException"), Some(500), true),
+            (Service, Some("SomethingNew"), Some(503), true),
+            (Service, Some("TooManyRequestsException"), Some(429), true),
+            (Service, Some("AccessDeniedException"), Some(400), false),
+            (Service, Some("ClusterNotFoundException"), Some(400), false),
+            (Service, Some("InvalidParameterException"), Some(400), false),
+            // One active CloudWatch Logs export per account: the backup waits for the next run.
+            (Service, Some("LimitExceededException"), Some(400), false),
+            (Service, None, Some(404), false),
+            (Response, None, Some(404), false),
+            (Response, None, Some(502), true),
+            (Timeout, None, None, true),
+            (Dispatch, None, None, true),
+            (Construction, None, None, false),
+        ];
+        for &(kind, code, status, want) in cases {
+            assert_eq!(
+                is_retryable(kind, code, status),
+                want,
+                "{kind:?} {code:?} {status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failure_reads_as_call_resource_code_message() {
+        let failure = AwsFailure {
+            call: "ecs:UpdateService".into(),
+            resource: "phoenix-service".into(),
+            kind: Service,
+            code: Some("ThrottlingException".into()),
+            message: "Rate exceeded".into(),
+            status: Some(400),
+            retryable: true,
+        };
+        assert_eq!(
+            failure.to_string(),
+            "ecs:UpdateService on phoenix-service failed: ThrottlingException: Rate exceeded (HTTP 400, retryable)"
+        );
+        let retry = RetryableError::from(failure);
+        assert!(
+            retry
+                .to_string()
+                .starts_with("ecs:UpdateService on phoenix-service failed: Throttling")
+        );
+    }
+}

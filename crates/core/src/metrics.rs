@@ -1,0 +1,93 @@
+//! CloudWatch embedded metric format (EMF): a metric is a JSON log line that CloudWatch Logs
+//! turns into a metric, with no PutMetricData call. Handlers attach metrics to their Outcome;
+//! the Lambda adapter writes them to stdout after the decision log line.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// The namespace of every phoenix-ops metric (the dashboard reads it).
+pub const NAMESPACE: &str = "PhoenixOps";
+
+/// One metric value with its dimensions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    /// Dimension name → value, e.g. `("StopKind", "crash")`.
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl Metric {
+    pub fn count(name: &str, value: f64) -> Self {
+        Self {
+            name: name.to_owned(),
+            value,
+            unit: "Count",
+            dimensions: Vec::new(),
+        }
+    }
+
+    pub fn dimension(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.dimensions.push((name.to_owned(), value.into()));
+        self
+    }
+}
+
+/// The EMF line for one metric. Every metric also carries the `Function` dimension.
+pub fn emf_line(function: &str, metric: &Metric, time: DateTime<Utc>) -> String {
+    let mut dimension_names = vec![Value::from("Function")];
+    let mut root = Map::new();
+    root.insert("Function".into(), Value::from(function));
+    for (name, value) in &metric.dimensions {
+        dimension_names.push(Value::from(name.as_str()));
+        root.insert(name.clone(), Value::from(value.as_str()));
+    }
+    root.insert(metric.name.clone(), json!(metric.value));
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": time.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimension_names],
+                "Metrics": [{"Name": metric.name, "Unit": metric.unit}],
+            }],
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn an_emf_line_names_namespace_dimensions_and_value() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+            .single()
+            .expect("valid");
+        let line = emf_line(
+            "task-recovery",
+            &Metric::count("TaskStops", 1.0).dimension("StopKind", "crash"),
+            t,
+        );
+        let v: Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["Function"], "task-recovery");
+        assert_eq!(v["StopKind"], "crash");
+        assert_eq!(v["TaskStops"], 1.0);
+        assert_eq!(v["_aws"]["Timestamp"], 1_795_168_800_000_i64);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "PhoenixOps");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "StopKind"]])
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([{"Name": "TaskStops", "Unit": "Count"}])
+        );
+    }
+}

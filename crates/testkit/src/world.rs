@@ -1,0 +1,741 @@
+//! The Phoenix world, seeded in the emulator by one routine for tests and the sandbox alike:
+//! network, ALB target group, ECS cluster + Fargate service + running tasks, a standalone worker,
+//! a DocumentDB-like cluster, log groups with log lines, the backup bucket with its 7-day rule,
+//! the `alerts` and `oncall` topics (each tapped by an SQS queue so tests can read what was
+//! published), and the Slack webhook secret.
+//!
+//! Emulator gaps filled here, visibly:
+//! * moto has no `docdb` engine: the cluster is created through the DocumentDB API with the
+//!   `aurora-postgresql` engine, and every snapshot call works on it.
+//! * moto's services never start tasks: the service's tasks are started with RunTask in the
+//!   service's group (`service:NAME`), as ECS would, and the service's counts are set with
+//!   UpdateService (moto moves `runningCount` only there).
+//! * moto's ECS container definitions need `cpu` and `memory` (RunTask fails without them).
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::types::Filter;
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, LoadBalancer,
+    LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping, Tag as EcsTag,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum,
+};
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::{DateTime, Utc};
+
+use crate::HarnessError;
+use crate::emulator::{EcsGaps, Emulator, REGION};
+
+/// Names of the world (they match the SAM template's defaults).
+pub const CLUSTER: &str = "phoenix-cluster";
+pub const SERVICE: &str = "phoenix-service";
+pub const APP_FAMILY: &str = "phoenix";
+pub const WORKER_FAMILY: &str = "phoenix-worker";
+pub const CONTAINER: &str = "phoenix";
+pub const APP_LOG_GROUP: &str = "/ecs/phoenix";
+pub const CONTROL_PLANE_LOG_GROUP: &str = "/aws/lambda/phoenix-ops";
+pub const LOG_STREAM_PREFIX: &str = "ecs";
+pub const DOCDB_CLUSTER: &str = "phoenix-docdb";
+pub const ALB: &str = "phoenix-alb";
+pub const TARGET_GROUP: &str = "phoenix-tg";
+pub const SLACK_SECRET: &str = "phoenix/slack-webhook";
+/// Where the backup writes exported logs (expired after 7 days by the bucket's rule).
+pub const EXPORT_PREFIX: &str = "logs";
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct WorldSpec {
+    pub account: String,
+    /// Tasks of the service (and its desired count).
+    pub service_tasks: u32,
+    /// The webhook URL kept in the Slack secret (the sink's, usually).
+    pub slack_webhook_url: String,
+    /// Lines written to each task's log stream.
+    pub log_lines: usize,
+    /// Time of the seeded log events (moto keeps real timestamps).
+    pub now: DateTime<Utc>,
+}
+
+impl WorldSpec {
+    pub fn new(account: &str, slack_webhook_url: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            account: account.to_owned(),
+            service_tasks: 2,
+            slack_webhook_url: slack_webhook_url.to_owned(),
+            log_lines: 30,
+            now,
+        }
+    }
+}
+
+/// Everything seeded, by identifier.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub account: String,
+    pub region: String,
+    pub sdk: SdkConfig,
+    /// ECS facts the harness adds to moto's answers (see [`EcsGaps`]).
+    pub gaps: EcsGaps,
+    pub vpc_id: String,
+    pub subnets: Vec<String>,
+    pub security_group: String,
+    pub load_balancer_arn: String,
+    pub target_group_arn: String,
+    pub cluster_arn: String,
+    pub service_arn: String,
+    pub app_task_definition_arn: String,
+    pub worker_task_definition_arn: String,
+    /// Running tasks of the service.
+    pub service_task_arns: Vec<String>,
+    /// The running standalone worker task.
+    pub worker_task_arn: String,
+    pub docdb_cluster: String,
+    pub log_groups: Vec<String>,
+    pub bucket: String,
+    pub alerts_topic_arn: String,
+    pub oncall_topic_arn: String,
+    pub alerts_queue_url: String,
+    pub oncall_queue_url: String,
+    pub slack_secret_arn: String,
+}
+
+fn fail(what: &str, err: impl std::fmt::Display) -> HarnessError {
+    HarnessError::Seed(format!("{what}: {err}"))
+}
+
+fn sdk_fail<E, R>(
+    what: &str,
+    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> HarnessError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    HarnessError::Seed(format!(
+        "{what}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(err)
+    ))
+}
+
+/// The task id at the end of a task ARN.
+pub fn task_id(task_arn: &str) -> &str {
+    task_arn.rsplit('/').next().unwrap_or(task_arn)
+}
+
+/// The CloudWatch metric dimension value of an ALB or target group ARN
+/// (`app/NAME/ID`, `targetgroup/NAME/ID`).
+pub fn metric_dimension(arn: &str) -> String {
+    let resource = arn.rsplit(':').next().unwrap_or(arn);
+    resource
+        .strip_prefix("loadbalancer/")
+        .unwrap_or(resource)
+        .to_owned()
+}
+
+impl World {
+    /// Seeds the world in `spec.account` of the emulator.
+    pub async fn seed(emulator: &Emulator, spec: &WorldSpec) -> Result<World, HarnessError> {
+        let gaps = EcsGaps::default();
+        let sdk = emulator.sdk_config_with_gaps(&spec.account, gaps.clone());
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        let docdb = aws_sdk_docdb::Client::new(&sdk);
+        let s3 = aws_sdk_s3::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+
+        // --- network: moto's default VPC and its subnets, plus the tasks' security group
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(Filter::builder().name("is-default").values("true").build())
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ec2:DescribeVpcs", e))?;
+        let vpc_id = vpcs
+            .vpcs()
+            .first()
+            .and_then(|v| v.vpc_id())
+            .ok_or_else(|| fail("ec2:DescribeVpcs", "no default VPC"))?
+            .to_owned();
+        let subnets: Vec<String> = ec2
+            .describe_subnets()
+            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ec2:DescribeSubnets", e))?
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_owned))
+            .take(2)
+            .collect();
+        let security_group = ec2
+            .create_security_group()
+            .group_name("phoenix-tasks")
+            .description("Phoenix tasks")
+            .vpc_id(&vpc_id)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ec2:CreateSecurityGroup", e))?
+            .group_id()
+            .unwrap_or_default()
+            .to_owned();
+
+        // --- ALB and target group
+        let load_balancer_arn = elb
+            .create_load_balancer()
+            .name(ALB)
+            .r#type(LoadBalancerTypeEnum::Application)
+            .set_subnets(Some(subnets.clone()))
+            .security_groups(&security_group)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("elbv2:CreateLoadBalancer", e))?
+            .load_balancers()
+            .first()
+            .and_then(|lb| lb.load_balancer_arn())
+            .unwrap_or_default()
+            .to_owned();
+        let target_group_arn = elb
+            .create_target_group()
+            .name(TARGET_GROUP)
+            .protocol(ProtocolEnum::Http)
+            .port(3000)
+            .vpc_id(&vpc_id)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path("/")
+            .send()
+            .await
+            .map_err(|e| sdk_fail("elbv2:CreateTargetGroup", e))?
+            .target_groups()
+            .first()
+            .and_then(|tg| tg.target_group_arn())
+            .unwrap_or_default()
+            .to_owned();
+        elb.create_listener()
+            .load_balancer_arn(&load_balancer_arn)
+            .protocol(ProtocolEnum::Http)
+            .port(80)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&target_group_arn)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_fail("elbv2:CreateListener", e))?;
+
+        // --- ECS
+        let cluster_arn = ecs
+            .create_cluster()
+            .cluster_name(CLUSTER)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ecs:CreateCluster", e))?
+            .cluster()
+            .and_then(|c| c.cluster_arn())
+            .unwrap_or_default()
+            .to_owned();
+        let app_task_definition_arn = register_family(&ecs, APP_FAMILY).await?;
+        let worker_task_definition_arn = register_family(&ecs, WORKER_FAMILY).await?;
+        let network = NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder()
+                    .set_subnets(Some(subnets.clone()))
+                    .security_groups(&security_group)
+                    .build()
+                    .map_err(|e| fail("awsvpc configuration", e))?,
+            )
+            .build();
+        let service_arn = ecs
+            .create_service()
+            .cluster(CLUSTER)
+            .service_name(SERVICE)
+            .task_definition(&app_task_definition_arn)
+            .desired_count(i32::try_from(spec.service_tasks).unwrap_or(2))
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(network.clone())
+            .load_balancers(
+                LoadBalancer::builder()
+                    .target_group_arn(&target_group_arn)
+                    .container_name(CONTAINER)
+                    .container_port(3000)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ecs:CreateService", e))?
+            .service()
+            .and_then(|s| s.service_arn())
+            .unwrap_or_default()
+            .to_owned();
+        // moto moves runningCount only on UpdateService: make the service "steady".
+        ecs.update_service()
+            .cluster(CLUSTER)
+            .service(SERVICE)
+            .desired_count(i32::try_from(spec.service_tasks).unwrap_or(2))
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ecs:UpdateService", e))?;
+        let mut service_task_arns = Vec::new();
+        for _ in 0..spec.service_tasks {
+            let arn = run_task(
+                &ecs,
+                &app_task_definition_arn,
+                &network,
+                Some(&format!("service:{SERVICE}")),
+                "ecs-svc/5418839201746652011",
+            )
+            .await?;
+            service_task_arns.push(arn);
+        }
+        let worker_task_arn = run_task(
+            &ecs,
+            &worker_task_definition_arn,
+            &network,
+            None,
+            "phoenix-ops",
+        )
+        .await?;
+
+        // --- logs: the app's log group with one stream per task, and the control plane's
+        for group in [APP_LOG_GROUP, CONTROL_PLANE_LOG_GROUP] {
+            logs.create_log_group()
+                .log_group_name(group)
+                .send()
+                .await
+                .map_err(|e| sdk_fail("logs:CreateLogGroup", e))?;
+        }
+        let mut all_tasks = service_task_arns.clone();
+        all_tasks.push(worker_task_arn.clone());
+        for arn in &all_tasks {
+            let stream = format!("{LOG_STREAM_PREFIX}/{CONTAINER}/{}", task_id(arn));
+            let lines: Vec<String> = (1..=spec.log_lines)
+                .map(|i| format!("GET /api/items 200 {}ms (request {i})", 3 + i % 7))
+                .collect();
+            write_log_lines(&logs, APP_LOG_GROUP, &stream, &lines, spec.now).await?;
+        }
+        write_log_lines(
+            &logs,
+            CONTROL_PLANE_LOG_GROUP,
+            "2026/11/20/[$LATEST]seed",
+            &["control plane started".to_owned()],
+            spec.now,
+        )
+        .await?;
+
+        // --- database
+        let docdb_cluster = docdb
+            .create_db_cluster()
+            .db_cluster_identifier(DOCDB_CLUSTER)
+            // moto has no `docdb` engine; every snapshot call works with this one.
+            .engine("aurora-postgresql")
+            .master_username("phoenix")
+            .master_user_password("phoenix-sandbox-password")
+            .backup_retention_period(7)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("docdb:CreateDBCluster", e))?
+            .db_cluster()
+            .and_then(|c| c.db_cluster_identifier())
+            .unwrap_or(DOCDB_CLUSTER)
+            .to_owned();
+
+        // --- backup bucket: 7-day expiry of exported logs; checkpoints kept
+        let bucket = format!("phoenix-backups-{}", spec.account);
+        s3.create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_fail("s3:CreateBucket", e))?;
+        s3.put_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .lifecycle_configuration(seven_day_rule()?)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("s3:PutBucketLifecycleConfiguration", e))?;
+
+        // --- topics, each tapped by a queue so tests can read what was published
+        let alerts_topic_arn = create_topic(&sns, "phoenix-alerts").await?;
+        let oncall_topic_arn = create_topic(&sns, "phoenix-oncall").await?;
+        let alerts_queue_url = tap(&sns, &sqs, &alerts_topic_arn, "phoenix-alerts-tap").await?;
+        let oncall_queue_url = tap(&sns, &sqs, &oncall_topic_arn, "phoenix-oncall-tap").await?;
+
+        // --- the Slack webhook secret
+        let slack_secret_arn = secrets
+            .create_secret()
+            .name(SLACK_SECRET)
+            .secret_string(&spec.slack_webhook_url)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("secretsmanager:CreateSecret", e))?
+            .arn()
+            .unwrap_or_default()
+            .to_owned();
+
+        Ok(World {
+            account: spec.account.clone(),
+            region: REGION.to_owned(),
+            sdk,
+            gaps,
+            vpc_id,
+            subnets,
+            security_group,
+            load_balancer_arn,
+            target_group_arn,
+            cluster_arn,
+            service_arn,
+            app_task_definition_arn,
+            worker_task_definition_arn,
+            service_task_arns,
+            worker_task_arn,
+            docdb_cluster,
+            log_groups: vec![APP_LOG_GROUP.to_owned(), CONTROL_PLANE_LOG_GROUP.to_owned()],
+            bucket,
+            alerts_topic_arn,
+            oncall_topic_arn,
+            alerts_queue_url,
+            oncall_queue_url,
+            slack_secret_arn,
+        })
+    }
+
+    /// Every function's configuration for this world, as the template would set it. Each
+    /// function reads the variables it needs.
+    pub fn env(&self) -> BTreeMap<String, String> {
+        let pairs = [
+            ("CLUSTER_NAME", CLUSTER.to_owned()),
+            ("SERVICE_NAME", SERVICE.to_owned()),
+            ("ALERTS_TOPIC_ARN", self.alerts_topic_arn.clone()),
+            ("ONCALL_TOPIC_ARN", self.oncall_topic_arn.clone()),
+            ("SLACK_WEBHOOK_SECRET_ARN", self.slack_secret_arn.clone()),
+            ("STANDALONE_FAMILIES", WORKER_FAMILY.to_owned()),
+            ("TASK_SUBNETS", self.subnets.join(",")),
+            ("TASK_SECURITY_GROUPS", self.security_group.clone()),
+            (
+                "LOAD_BALANCER_DIMENSION",
+                metric_dimension(&self.load_balancer_arn),
+            ),
+            (
+                "TARGET_GROUP_DIMENSION",
+                metric_dimension(&self.target_group_arn),
+            ),
+            ("DOCDB_CLUSTER_ID", self.docdb_cluster.clone()),
+            ("BACKUP_BUCKET", self.bucket.clone()),
+            ("LOG_GROUPS", self.log_groups.join(",")),
+            ("EXPORT_PREFIX", EXPORT_PREFIX.to_owned()),
+            // Exports are immediate in the emulator; real AWS needs hours (template default).
+            ("EXPORT_LAG_HOURS", "0".to_owned()),
+        ];
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// `export NAME='value'` lines for a shell (the sandbox prints them).
+    pub fn shell_exports(&self, endpoint_url: &str) -> String {
+        let mut out = String::new();
+        let mut push = |k: &str, v: &str| out.push_str(&format!("export {k}='{v}'\n"));
+        push("AWS_ENDPOINT_URL", endpoint_url);
+        push("AWS_REGION", &self.region);
+        push("AWS_ACCESS_KEY_ID", "AKIAPHOENIXSANDBOX");
+        push("AWS_SECRET_ACCESS_KEY", "phoenix-sandbox-secret");
+        for (k, v) in self.env() {
+            push(&k, &v);
+        }
+        out
+    }
+}
+
+async fn register_family(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<String, HarnessError> {
+    let log = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", APP_LOG_GROUP)
+        .options("awslogs-region", REGION)
+        .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
+        .build()
+        .map_err(|e| fail("log configuration", e))?;
+    ecs.register_task_definition()
+        .family(family)
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name(CONTAINER)
+                .image("111122223333.dkr.ecr.eu-west-1.amazonaws.com/phoenix:1.4.2")
+                .essential(true)
+                // moto needs both to run a task.
+                .cpu(256)
+                .memory(512)
+                .port_mappings(PortMapping::builder().container_port(3000).build())
+                .log_configuration(log)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_fail("ecs:RegisterTaskDefinition", e))?
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| fail("ecs:RegisterTaskDefinition", "no ARN"))
+}
+
+async fn run_task(
+    ecs: &aws_sdk_ecs::Client,
+    task_definition: &str,
+    network: &NetworkConfiguration,
+    group: Option<&str>,
+    started_by: &str,
+) -> Result<String, HarnessError> {
+    ecs.run_task()
+        .cluster(CLUSTER)
+        .task_definition(task_definition)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(network.clone())
+        .set_group(group.map(str::to_owned))
+        .started_by(started_by)
+        .tags(EcsTag::builder().key("app").value("phoenix").build())
+        .send()
+        .await
+        .map_err(|e| sdk_fail("ecs:RunTask", e))?
+        .tasks()
+        .first()
+        .and_then(|t| t.task_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| fail("ecs:RunTask", "no task started"))
+}
+
+/// Writes log lines to a stream (created if needed), one second apart, ending at `end`.
+pub async fn write_log_lines(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    lines: &[String],
+    end: DateTime<Utc>,
+) -> Result<(), HarnessError> {
+    let created = logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .send()
+        .await;
+    if let Err(e) = created {
+        let exists = e
+            .as_service_error()
+            .is_some_and(|s| s.is_resource_already_exists_exception());
+        if !exists {
+            return Err(sdk_fail("logs:CreateLogStream", e));
+        }
+    }
+    let start = end.timestamp_millis() - 1000 * i64::try_from(lines.len()).unwrap_or(0);
+    let events: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(start + 1000 * i64::try_from(i).unwrap_or(0))
+                .message(line)
+                .build()
+                .map_err(|e| fail("log event", e))
+        })
+        .collect::<Result<_, _>>()?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    logs.put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .map_err(|e| sdk_fail("logs:PutLogEvents", e))?;
+    Ok(())
+}
+
+/// Exported logs expire after 7 days; nothing else in the bucket does.
+pub fn seven_day_rule() -> Result<BucketLifecycleConfiguration, HarnessError> {
+    BucketLifecycleConfiguration::builder()
+        .rules(
+            LifecycleRule::builder()
+                .id("expire-log-exports-after-7-days")
+                .status(ExpirationStatus::Enabled)
+                .filter(
+                    LifecycleRuleFilter::builder()
+                        .prefix(format!("{EXPORT_PREFIX}/"))
+                        .build(),
+                )
+                .expiration(LifecycleExpiration::builder().days(7).build())
+                .build()
+                .map_err(|e| fail("lifecycle rule", e))?,
+        )
+        .build()
+        .map_err(|e| fail("lifecycle configuration", e))
+}
+
+async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<String, HarnessError> {
+    sns.create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| sdk_fail("sns:CreateTopic", e))?
+        .topic_arn()
+        .map(str::to_owned)
+        .ok_or_else(|| fail("sns:CreateTopic", "no ARN"))
+}
+
+async fn tap(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    topic_arn: &str,
+    queue: &str,
+) -> Result<String, HarnessError> {
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(queue)
+        .send()
+        .await
+        .map_err(|e| sdk_fail("sqs:CreateQueue", e))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| sdk_fail("sqs:GetQueueAttributes", e))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    sns.subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .map_err(|e| sdk_fail("sns:Subscribe", e))?;
+    Ok(queue_url)
+}
+
+/// One message an SNS topic delivered to its tap queue (the SNS JSON envelope, unwrapped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub message_id: String,
+    pub subject: Option<String>,
+    pub message: String,
+    pub timestamp: String,
+}
+
+/// Reads (and deletes) what reached a tap queue, waiting up to `wait_secs` for the first.
+pub async fn read_tap(
+    sdk: &SdkConfig,
+    queue_url: &str,
+    wait_secs: i32,
+) -> Result<Vec<Published>, HarnessError> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut out = Vec::new();
+    let mut wait = wait_secs;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("sqs:ReceiveMessage", e))?;
+        let messages = received.messages();
+        if messages.is_empty() {
+            return Ok(out);
+        }
+        for message in messages {
+            let body: serde_json::Value =
+                serde_json::from_str(message.body().unwrap_or("{}")).unwrap_or_default();
+            out.push(Published {
+                message_id: body["MessageId"].as_str().unwrap_or_default().to_owned(),
+                subject: body["Subject"].as_str().map(str::to_owned),
+                message: body["Message"].as_str().unwrap_or_default().to_owned(),
+                timestamp: body["Timestamp"].as_str().unwrap_or_default().to_owned(),
+            });
+            if let Some(handle) = message.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_fail("sqs:DeleteMessage", e))?;
+            }
+        }
+        wait = 0;
+    }
+}
+
+/// The same delivery wrapped as Lambda receives it from an SNS subscription.
+pub fn as_sns_event(topic_arn: &str, published: &[Published]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = published
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": format!("{topic_arn}:00000000-0000-0000-0000-000000000000"),
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": p.message_id,
+                    "TopicArn": topic_arn,
+                    "Subject": p.subject,
+                    "Message": p.message,
+                    "Timestamp": p.timestamp,
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.eu-west-1.amazonaws.com/cert.pem",
+                    "UnsubscribeUrl": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {}
+                }
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_dimensions_come_from_arns() {
+        assert_eq!(
+            metric_dimension(
+                "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/phoenix-alb/50dc6c495c0c9188"
+            ),
+            "app/phoenix-alb/50dc6c495c0c9188"
+        );
+        assert_eq!(
+            metric_dimension(
+                "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/phoenix-tg/6d0ecf831eec9f09"
+            ),
+            "targetgroup/phoenix-tg/6d0ecf831eec9f09"
+        );
+        assert_eq!(
+            task_id("arn:aws:ecs:eu-west-1:1:task/phoenix-cluster/abc"),
+            "abc"
+        );
+    }
+}
