@@ -86,7 +86,7 @@ async fn invoke<F: Function>(invocation: Invocation, dry_run: bool) -> ExitCode 
         Ok(outcome) => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default()
+                serde_json::to_string_pretty(&outcome).unwrap_or_default()
             );
             match &outcome.rejected {
                 Some(why) => usage_error(&format!("{} rejected the event: {why}", F::NAME)),

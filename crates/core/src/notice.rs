@@ -33,6 +33,25 @@ impl Severity {
     pub fn label(&self) -> String {
         self.as_str().to_ascii_uppercase()
     }
+
+    /// Urgency order (an unknown severity ranks as a warning).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Self::Info => 0,
+            Self::Warning | Self::Unknown(_) => 1,
+            Self::Error => 2,
+            Self::Critical => 3,
+        }
+    }
+
+    /// The more urgent of two severities.
+    pub fn at_least(self, floor: Severity) -> Severity {
+        if floor.rank() > self.rank() {
+            floor
+        } else {
+            self
+        }
+    }
 }
 
 /// A labelled value shown in the Notice (e.g. "Exit code" → "1").

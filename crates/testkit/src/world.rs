@@ -304,7 +304,7 @@ impl World {
             &worker_task_definition_arn,
             &network,
             None,
-            "phoenix-ops",
+            "worker-scheduler",
         )
         .await?;
 
@@ -737,5 +737,161 @@ mod tests {
             task_id("arn:aws:ecs:eu-west-1:1:task/phoenix-cluster/abc"),
             "abc"
         );
+    }
+}
+
+/// How the harness stops a task: what real ECS would report for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopScenario {
+    /// The essential container exits with this code (Phoenix's `GET /crash` exits 1).
+    Crash { exit_code: i32 },
+    /// Killed for memory.
+    OutOfMemory,
+    /// The ALB's health checks failed; the scheduler replaced it.
+    ElbHealthCheck,
+    /// Scale-in or deployment.
+    ScaleIn,
+    /// StopTask by a person.
+    UserStop,
+}
+
+impl StopScenario {
+    fn facts(&self, at: DateTime<Utc>) -> crate::emulator::StoppedTaskFacts {
+        let (stop_code, reason, exit_code, container_reason) = match self {
+            Self::Crash { exit_code } => (
+                "EssentialContainerExited",
+                "Essential container in task exited".to_owned(),
+                Some(*exit_code),
+                None,
+            ),
+            Self::OutOfMemory => (
+                "EssentialContainerExited",
+                "Essential container in task exited".to_owned(),
+                Some(137),
+                Some("OutOfMemoryError: Container killed due to memory usage".to_owned()),
+            ),
+            Self::ElbHealthCheck => (
+                "ServiceSchedulerInitiated",
+                format!("Task failed ELB health checks in (target-group {TARGET_GROUP})"),
+                Some(137),
+                None,
+            ),
+            Self::ScaleIn => (
+                "ServiceSchedulerInitiated",
+                "Scaling activity initiated by (deployment ecs-svc/5418839201746652011)".to_owned(),
+                Some(0),
+                None,
+            ),
+            Self::UserStop => (
+                "UserInitiated",
+                "Task stopped by user".to_owned(),
+                Some(137),
+                None,
+            ),
+        };
+        crate::emulator::StoppedTaskFacts {
+            stop_code: stop_code.to_owned(),
+            stopped_reason: reason,
+            stopped_at: at,
+            exit_code,
+            container_reason,
+        }
+    }
+}
+
+impl World {
+    /// Stops a running task in the emulator as ECS would in this scenario, records what moto
+    /// cannot report (stop code, stop time, exit codes: see [`EcsGaps`]), and returns the
+    /// `ECS Task State Change` event ECS would send, shaped like `events/ecs-task-stopped-*.json`.
+    pub async fn stop_task_as(
+        &self,
+        task_arn: &str,
+        scenario: &StopScenario,
+        at: DateTime<Utc>,
+        event_id: &str,
+    ) -> Result<serde_json::Value, HarnessError> {
+        let ecs = aws_sdk_ecs::Client::new(&self.sdk);
+        let facts = scenario.facts(at);
+        ecs.stop_task()
+            .cluster(CLUSTER)
+            .task(task_arn)
+            .reason(&facts.stopped_reason)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ecs:StopTask", e))?;
+        self.gaps.task_stopped(task_arn, facts.clone());
+        let described = ecs
+            .describe_tasks()
+            .cluster(CLUSTER)
+            .tasks(task_arn)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("ecs:DescribeTasks", e))?;
+        let task = described
+            .tasks()
+            .first()
+            .ok_or_else(|| fail("ecs:DescribeTasks", format!("task {task_arn} not found")))?;
+        let mut event = crate::fixtures::try_fixture("ecs-task-stopped-crash.json")?;
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        event["id"] = event_id.into();
+        event["account"] = self.account.clone().into();
+        event["region"] = self.region.clone().into();
+        event["time"] = time(at).into();
+        event["resources"] = serde_json::json!([task_arn]);
+        let detail = &mut event["detail"];
+        detail["clusterArn"] = self.cluster_arn.clone().into();
+        detail["taskArn"] = task_arn.into();
+        detail["group"] = task.group().unwrap_or_default().into();
+        detail["startedBy"] = task.started_by().unwrap_or_default().into();
+        detail["taskDefinitionArn"] = task.task_definition_arn().unwrap_or_default().into();
+        detail["stopCode"] = facts.stop_code.clone().into();
+        detail["stoppedReason"] = facts.stopped_reason.clone().into();
+        detail["startedAt"] = time(at - chrono::Duration::minutes(42)).into();
+        detail["stoppingAt"] = time(at).into();
+        detail["executionStoppedAt"] = time(at).into();
+        detail["stoppedAt"] = time(at).into();
+        detail["updatedAt"] = time(at).into();
+        detail["version"] = 5.into();
+        if let Some(container) = detail["containers"].get_mut(0) {
+            container["taskArn"] = task_arn.into();
+            container["exitCode"] = facts.exit_code.into();
+            if let Some(reason) = &facts.container_reason {
+                container["reason"] = reason.clone().into();
+            }
+        }
+        Ok(event)
+    }
+
+    /// Starts one more task like the seeded ones (service group or the worker family).
+    pub async fn start_task(&self, service: bool) -> Result<String, HarnessError> {
+        let ecs = aws_sdk_ecs::Client::new(&self.sdk);
+        let network = NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder()
+                    .set_subnets(Some(self.subnets.clone()))
+                    .security_groups(&self.security_group)
+                    .build()
+                    .map_err(|e| fail("awsvpc configuration", e))?,
+            )
+            .build();
+        if service {
+            run_task(
+                &ecs,
+                &self.app_task_definition_arn,
+                &network,
+                Some(&format!("service:{SERVICE}")),
+                "ecs-svc/5418839201746652011",
+            )
+            .await
+        } else {
+            run_task(
+                &ecs,
+                &self.worker_task_definition_arn,
+                &network,
+                None,
+                "worker-scheduler",
+            )
+            .await
+        }
     }
 }

@@ -1,8 +1,179 @@
-//! The task-recovery act of the sandbox scenario.
+//! The task-recovery act: a `GET /crash` kills a service task (ECS replaces it; we say why it
+//! died, with its last log lines), a standalone worker crashes (phoenix-ops restarts it), then the
+//! worker crashes three times in a few minutes (crash loop: restarts stop, one critical alert).
+
+use std::time::Duration;
+
+use ::task_recovery::TaskRecovery;
+use aws_sdk_ecs::types::{DesiredStatus, TaskField};
+use phoenix_core::outcome::NoticeDelivery;
+use phoenix_testkit::world::{self, StopScenario, task_id};
 
 use super::Stage;
 
+/// Tasks phoenix-ops started to replace `replaced` (by its tag).
+async fn replacement_of(stage: &Stage, replaced: &str) -> Option<String> {
+    let ecs = aws_sdk_ecs::Client::new(&stage.world.sdk);
+    let mut arns = Vec::new();
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let listed = ecs
+            .list_tasks()
+            .cluster(world::CLUSTER)
+            .family(world::WORKER_FAMILY)
+            .started_by("phoenix-ops")
+            .desired_status(status)
+            .send()
+            .await
+            .ok()?;
+        arns.extend(listed.task_arns().iter().cloned());
+    }
+    if arns.is_empty() {
+        return None;
+    }
+    let described = ecs
+        .describe_tasks()
+        .cluster(world::CLUSTER)
+        .set_tasks(Some(arns))
+        .include(TaskField::Tags)
+        .send()
+        .await
+        .ok()?;
+    described.tasks().iter().find_map(|t| {
+        t.tags()
+            .iter()
+            .any(|tag| {
+                tag.key() == Some("phoenix-ops:replaces") && tag.value() == Some(task_id(replaced))
+            })
+            .then(|| t.task_arn().unwrap_or_default().to_owned())
+    })
+}
+
 pub async fn act(stage: &mut Stage) {
     stage.act("task-recovery");
-    super::answers::<::task_recovery::TaskRecovery>(stage, "ecs-task-stopped-crash.json").await;
+    stage.say("scenario: a /crash on the service, a crashed standalone worker, then a crash loop");
+    let recovery = match stage.function::<TaskRecovery>(&[]) {
+        Ok(f) => f,
+        Err(e) => return stage.check("task-recovery starts", false, e),
+    };
+
+    // 1. GET /crash on a service task.
+    let victim = stage.world.service_task_arns[0].clone();
+    stage.say(format!(
+        "GET /crash → the phoenix process exits 1; ECS stops task {}",
+        task_id(&victim)
+    ));
+    let event = match stage
+        .world
+        .stop_task_as(
+            &victim,
+            &StopScenario::Crash { exit_code: 1 },
+            stage.clock,
+            "sandbox-crash-1",
+        )
+        .await
+    {
+        Ok(event) => event,
+        Err(e) => return stage.check("the crash is staged", false, e),
+    };
+    stage.world.gaps.service_counts(world::SERVICE, 1, 1);
+    stage.say("ECS Task State Change (STOPPED, EssentialContainerExited) → task-recovery; ECS has 1 replacement pending");
+    stage.advance(Duration::from_secs(3));
+    let outcome = stage.run(&recovery, event).await;
+    let decision = outcome
+        .as_ref()
+        .ok()
+        .and_then(|o| o.decision.clone())
+        .unwrap_or_default();
+    stage.check(
+        "a /crash stop is classified as a crash, ECS replacing",
+        decision == "ecs-replacing",
+        &decision,
+    );
+    let published = outcome
+        .as_ref()
+        .ok()
+        .is_some_and(|o| matches!(o.notice_delivery, Some(NoticeDelivery::Published { .. })));
+    stage.check(
+        "the crash Notice is published to alerts",
+        published,
+        "no Notice published",
+    );
+    let slack = stage.relay_alerts().await;
+    let with_logs = slack
+        .iter()
+        .any(|m| m.body.contains("exit 1") && m.body.contains("GET /api/items"));
+    stage.check(
+        "Slack shows the reason and the last log lines",
+        with_logs,
+        format!("{} Slack message(s)", slack.len()),
+    );
+    stage.world.gaps.clear_service_counts(world::SERVICE);
+
+    // 2. A standalone worker crashes: phoenix-ops restarts it.
+    stage.advance(Duration::from_secs(60));
+    let mut worker = stage.world.worker_task_arn.clone();
+    stage.say(format!(
+        "the standalone worker {} crashes (exit 1)",
+        task_id(&worker)
+    ));
+    let mut loop_alerts = 0;
+    for (i, gap) in [0u64, 90, 90].iter().enumerate() {
+        stage.advance(Duration::from_secs(*gap));
+        if i > 0 {
+            stage.say(format!(
+                "the worker {} crashes again (exit 1)",
+                task_id(&worker)
+            ));
+        }
+        let event = match stage
+            .world
+            .stop_task_as(
+                &worker,
+                &StopScenario::Crash { exit_code: 1 },
+                stage.clock,
+                &format!("sandbox-worker-{i}"),
+            )
+            .await
+        {
+            Ok(event) => event,
+            Err(e) => return stage.check("the worker crash is staged", false, e),
+        };
+        stage.advance(Duration::from_secs(2));
+        let outcome = stage.run(&recovery, event).await;
+        let decision = outcome
+            .as_ref()
+            .ok()
+            .and_then(|o| o.decision.clone())
+            .unwrap_or_default();
+        let slack = stage.relay_alerts().await;
+        if i == 0 {
+            let replacement = replacement_of(stage, &worker).await;
+            stage.check(
+                "a crashed standalone worker is restarted",
+                decision == "start-replacement" && replacement.is_some(),
+                format!("decision {decision}, replacement {replacement:?}"),
+            );
+        }
+        if decision == "crash-loop" {
+            loop_alerts += slack
+                .iter()
+                .filter(|m| m.body.contains("crash-looping"))
+                .count();
+        }
+        match replacement_of(stage, &worker).await {
+            Some(next) => worker = next,
+            None => break,
+        }
+    }
+    let restarts_stopped = replacement_of(stage, &worker).await.is_none();
+    stage.check(
+        "three crashes in 10 min: a crash loop, restarts stopped",
+        restarts_stopped,
+        "a replacement was started in the loop",
+    );
+    stage.check(
+        "the crash loop raises one critical alert in Slack",
+        loop_alerts == 1,
+        format!("{loop_alerts} loop alert(s) in Slack"),
+    );
 }
