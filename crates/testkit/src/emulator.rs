@@ -251,6 +251,17 @@ impl EcsGaps {
                         service["runningCount"] = (*running).into();
                         service["pendingCount"] = (*pending).into();
                     }
+                    // moto fixes a deployment's rolloutState when the service is created (and
+                    // CreateService starts with 0 running, so IN_PROGRESS forever); ECS completes
+                    // the rollout once the running count reaches the desired count.
+                    let settled =
+                        service["runningCount"].as_i64() >= service["desiredCount"].as_i64();
+                    if let Some(deployments) = service["deployments"].as_array_mut()
+                        && deployments.len() == 1
+                        && settled
+                    {
+                        deployments[0]["rolloutState"] = "COMPLETED".into();
+                    }
                 }
                 Some(())
             }
@@ -304,7 +315,7 @@ impl HttpConnector for AccountHeaderConnector {
             .map(str::to_owned);
         let pending = self.inner.call(request);
         match operation {
-            Some(operation) if !self.gaps.is_empty() => {
+            Some(operation) if operation == "DescribeServices" || !self.gaps.is_empty() => {
                 let gaps = self.gaps.clone();
                 HttpConnectorFuture::new(async move {
                     let mut response = pending.await?;

@@ -895,3 +895,50 @@ impl World {
         }
     }
 }
+
+impl World {
+    /// Publishes the ALB's `RequestCount` for the service's target group, one datapoint per
+    /// minute starting at `first_minute` (a 0 publishes nothing, as the ALB does without traffic).
+    pub async fn put_requests(
+        &self,
+        first_minute: DateTime<Utc>,
+        per_minute: &[u64],
+    ) -> Result<(), HarnessError> {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&self.sdk);
+        let dimension =
+            |name: &str, value: String| Dimension::builder().name(name).value(value).build();
+        let data: Vec<MetricDatum> = per_minute
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(i, count)| {
+                let at = first_minute + chrono::Duration::minutes(i as i64);
+                MetricDatum::builder()
+                    .metric_name("RequestCount")
+                    .dimensions(dimension(
+                        "LoadBalancer",
+                        metric_dimension(&self.load_balancer_arn),
+                    ))
+                    .dimensions(dimension(
+                        "TargetGroup",
+                        metric_dimension(&self.target_group_arn),
+                    ))
+                    .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
+                    .unit(StandardUnit::Count)
+                    .value(*count as f64)
+                    .build()
+            })
+            .collect();
+        for chunk in data.chunks(500) {
+            cloudwatch
+                .put_metric_data()
+                .namespace("AWS/ApplicationELB")
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| sdk_fail("cloudwatch:PutMetricData", e))?;
+        }
+        Ok(())
+    }
+}
