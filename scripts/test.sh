@@ -20,4 +20,7 @@ step "tests (unit, property, fault injection, end-to-end against the emulator)"
 source scripts/emulator.sh
 cargo test --workspace --locked
 
+step "infra lints (sam validate --lint, cfn-lint + serverless rules, checkov, actionlint, shellcheck)"
+scripts/lint-infra.sh
+
 step "all checks passed in $(( $(date +%s) - start ))s"
