@@ -3,6 +3,7 @@
 //!
 //! Used by the end-to-end tests (`tests/`) and by `phoenix-ops sandbox`. Never deployed.
 
+pub mod docdb_clock;
 pub mod emulator;
 pub mod fixtures;
 pub mod slack_sink;

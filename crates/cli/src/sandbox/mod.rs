@@ -355,21 +355,3 @@ pub async fn up() -> ExitCode {
         }
     }
 }
-
-/// Common act for a function whose scenario has not landed yet: it must at least answer.
-pub async fn answers<F: Function>(stage: &mut Stage, fixture: &str) {
-    let function = match stage.function::<F>(&[]) {
-        Ok(function) => function,
-        Err(e) => {
-            stage.check(&format!("{} starts", F::NAME), false, e);
-            return;
-        }
-    };
-    let payload = phoenix_testkit::fixture(fixture);
-    let answered = stage.run(&function, payload).await.is_ok();
-    stage.check(
-        &format!("{} answers {fixture}", F::NAME),
-        answered,
-        "handler failed",
-    );
-}
