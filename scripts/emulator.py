@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.request
@@ -28,6 +29,16 @@ def main() -> int:
     args = parser.parse_args()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if args.port:
+        # ThreadedMotoServer waits forever on a port it cannot bind: refuse clearly instead.
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            probe.bind(("127.0.0.1", args.port))
+        except OSError as e:
+            print(f"emulator: port {args.port} is not free ({e.strerror}); leave --port out to use a free one", file=sys.stderr)
+            return 2
+        finally:
+            probe.close()
     server = ThreadedMotoServer("127.0.0.1", args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -253,35 +253,11 @@ async fn events_that_are_not_ours_are_ignored_without_any_call() {
     }
 }
 
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        ".{0,12}".prop_map(Value::from),
-        Just(Value::from("CloudWatch Alarm State Change")),
-        Just(Value::from("ALARM")),
-    ];
-    leaf.prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("detail-type".to_owned()),
-                    Just("detail".to_owned()),
-                    Just("alarmName".to_owned()),
-                    Just("alarmData".to_owned()),
-                    Just("Records".to_owned()),
-                    Just("AlarmName".to_owned()),
-                    Just("schema".to_owned()),
-                    "[a-z]{1,8}"
-                ],
-                inner,
-                0..6
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    phoenix_testkit::arbitrary::json_value(
+        &["CloudWatch Alarm State Change", "ALARM"],
+        &["detail-type", "detail", "alarmName", "alarmData", "Records", "AlarmName", "schema"],
+    )
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -219,42 +219,11 @@ fn a_notice_with_many_fields_and_links_stays_within_block_kit_limits() {
     assert!(!r.slack.to_string().contains("javascript:"));
 }
 
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        ".{0,16}".prop_map(Value::from),
-        Just(Value::from("ALARM")),
-        Just(Value::from("CloudWatch Alarm State Change")),
-        Just(Value::from("phoenix-ops/notice@1")),
-    ];
-    leaf.prop_recursive(4, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("Records".to_owned()),
-                    Just("Sns".to_owned()),
-                    Just("Message".to_owned()),
-                    Just("AlarmName".to_owned()),
-                    Just("NewStateValue".to_owned()),
-                    Just("Trigger".to_owned()),
-                    Just("Metrics".to_owned()),
-                    Just("detail-type".to_owned()),
-                    Just("detail".to_owned()),
-                    Just("state".to_owned()),
-                    Just("value".to_owned()),
-                    Just("alarmName".to_owned()),
-                    Just("schema".to_owned()),
-                    "[a-zA-Z]{1,8}"
-                ],
-                inner,
-                0..8
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    phoenix_testkit::arbitrary::json_value(
+        &["ALARM", "CloudWatch Alarm State Change", "phoenix-ops/notice@1"],
+        &["Records", "Sns", "Message", "AlarmName", "NewStateValue", "Trigger", "Metrics", "detail-type", "detail", "state", "value", "alarmName", "schema"],
+    )
 }
 
 proptest! {

@@ -688,35 +688,10 @@ async fn measure_a_rotation_over_250_snapshots_across_three_pages() {
 }
 
 fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
-    use proptest::prelude::*;
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        ".{0,12}".prop_map(Value::from),
-        Just(Value::from("Scheduled Event")),
-        Just(Value::from("aws.events")),
-    ];
-    leaf.prop_recursive(3, 32, 5, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("database".to_owned()),
-                    Just("logs".to_owned()),
-                    Just("dry_run".to_owned()),
-                    Just("reason".to_owned()),
-                    Just("detail-type".to_owned()),
-                    Just("source".to_owned()),
-                    Just("time".to_owned()),
-                    "[a-z]{1,8}"
-                ],
-                inner,
-                0..5
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    phoenix_testkit::arbitrary::json_value(
+        &["Scheduled Event", "aws.events"],
+        &["database", "logs", "dry_run", "reason", "detail-type", "source", "time"],
+    )
 }
 
 proptest::proptest! {

@@ -1,6 +1,7 @@
 //! `phoenix-ops invoke`: one event through one handler, in-process, with config from the
 //! environment. Prints the Outcome JSON on stdout; logs and EMF metrics go to stderr.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -84,7 +85,9 @@ async fn invoke<F: Function>(invocation: Invocation, dry_run: bool) -> ExitCode 
     let mut stderr = std::io::stderr();
     match handle_and_report(&function, invocation, &mut stderr).await {
         Ok(outcome) => {
-            println!(
+            // a closed pipe (`| head`) is not an error of the invocation
+            let _ = writeln!(
+                std::io::stdout(),
                 "{}",
                 serde_json::to_string_pretty(&outcome).unwrap_or_default()
             );

@@ -283,37 +283,11 @@ fn bad_config_names_every_bad_variable() {
     );
 }
 
-fn arbitrary_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        ".{0,20}".prop_map(Value::String),
-        prop_oneof![
-            Just("aws.events"),
-            Just("aws.cloudwatch"),
-            Just("Scheduled Event"),
-            Just("CloudWatch Alarm State Change"),
-        ]
-        .prop_map(|s| Value::String(s.to_owned())),
-    ];
-    leaf.prop_recursive(3, 24, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("source".to_owned()),
-                    Just("detail-type".to_owned()),
-                    Just("detail".to_owned()),
-                    Just("id".to_owned()),
-                    "[a-z]{1,6}",
-                ],
-                inner,
-                0..5
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    phoenix_testkit::arbitrary::json_value(
+        &["aws.events", "aws.cloudwatch", "Scheduled Event", "CloudWatch Alarm State Change", "ALARM"],
+        &["source", "detail-type", "detail", "id", "state", "value"],
+    )
 }
 
 proptest! {

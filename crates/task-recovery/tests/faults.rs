@@ -283,33 +283,11 @@ async fn a_stuck_service_is_forced_once_with_the_desired_count_untouched() {
     assert_eq!(update.num_calls(), 1);
 }
 
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        ".{0,12}".prop_map(Value::from),
-        Just(Value::from("ECS Task State Change")),
-        Just(Value::from("STOPPED")),
-    ];
-    leaf.prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("detail".to_owned()),
-                    Just("detail-type".to_owned()),
-                    Just("source".to_owned()),
-                    Just("id".to_owned()),
-                    Just("lastStatus".to_owned()),
-                    "[a-z]{1,8}"
-                ],
-                inner,
-                0..6
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    phoenix_testkit::arbitrary::json_value(
+        &["ECS Task State Change", "STOPPED", "aws.ecs"],
+        &["detail", "detail-type", "source", "id", "lastStatus"],
+    )
 }
 
 fn untouchable() -> TaskRecovery {

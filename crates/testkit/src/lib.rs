@@ -4,9 +4,11 @@
 //! Used by the end-to-end tests (`tests/`) and by `phoenix-ops sandbox`. Never deployed.
 
 pub mod docdb_clock;
+pub mod arbitrary;
 pub mod emulator;
 pub mod fixtures;
 pub mod slack_sink;
+pub mod tidy;
 pub mod world;
 
 pub use emulator::{Emulator, new_account};
