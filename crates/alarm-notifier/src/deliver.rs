@@ -1,7 +1,7 @@
 //! Delivery adapters: the Slack webhook (URL from Secrets Manager, HTTP POST with the retry rule
 //! of [`crate::policy::after_attempt`]) and the `oncall` topic (SNS Publish).
 //!
-//! The HTTP client is hyper 1 + hyper-util's client + hyper-rustls on aws-lc-rs: the same stack
+//! The HTTP client is hyper 1 + hyper-util's client + hyper-rustls on ring: the same stack
 //! the AWS SDK already links (no second TLS stack). It speaks plain `http://` too (the local
 //! Slack sink). The webhook URL is a secret: it is never logged, never put in an error or an
 //! Outcome (errors name the secret's ARN and the host only).

@@ -256,7 +256,15 @@ async fn events_that_are_not_ours_are_ignored_without_any_call() {
 fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
     phoenix_testkit::arbitrary::json_value(
         &["CloudWatch Alarm State Change", "ALARM"],
-        &["detail-type", "detail", "alarmName", "alarmData", "Records", "AlarmName", "schema"],
+        &[
+            "detail-type",
+            "detail",
+            "alarmName",
+            "alarmData",
+            "Records",
+            "AlarmName",
+            "schema",
+        ],
     )
 }
 

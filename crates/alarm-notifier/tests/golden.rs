@@ -221,8 +221,26 @@ fn a_notice_with_many_fields_and_links_stays_within_block_kit_limits() {
 
 fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
     phoenix_testkit::arbitrary::json_value(
-        &["ALARM", "CloudWatch Alarm State Change", "phoenix-ops/notice@1"],
-        &["Records", "Sns", "Message", "AlarmName", "NewStateValue", "Trigger", "Metrics", "detail-type", "detail", "state", "value", "alarmName", "schema"],
+        &[
+            "ALARM",
+            "CloudWatch Alarm State Change",
+            "phoenix-ops/notice@1",
+        ],
+        &[
+            "Records",
+            "Sns",
+            "Message",
+            "AlarmName",
+            "NewStateValue",
+            "Trigger",
+            "Metrics",
+            "detail-type",
+            "detail",
+            "state",
+            "value",
+            "alarmName",
+            "schema",
+        ],
     )
 }
 

@@ -690,7 +690,15 @@ async fn measure_a_rotation_over_250_snapshots_across_three_pages() {
 fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
     phoenix_testkit::arbitrary::json_value(
         &["Scheduled Event", "aws.events"],
-        &["database", "logs", "dry_run", "reason", "detail-type", "source", "time"],
+        &[
+            "database",
+            "logs",
+            "dry_run",
+            "reason",
+            "detail-type",
+            "source",
+            "time",
+        ],
     )
 }
 

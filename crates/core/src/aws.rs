@@ -42,10 +42,20 @@ pub fn timeout_config() -> TimeoutConfig {
 /// phoenix-ops' retry and timeout settings.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .retry_config(retry_config())
         .timeout_config(timeout_config())
         .load()
         .await
+}
+
+/// The SDK's HTTPS client: hyper 1 + rustls with the *ring* crypto provider (smaller than
+/// aws-lc-rs; see README "Performance").
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// How an SDK call failed, before any service code is considered.

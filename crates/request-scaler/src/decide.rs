@@ -199,6 +199,14 @@ pub fn decide(observation: &Observation, policy: &Policy) -> Decision {
                 policy.max_tasks
             ),
         )
+    } else if out_need < previous {
+        (
+            Verdict::Hold,
+            previous,
+            format!(
+                "demand fell, but the busiest minute of the last {window} min still needs {in_need} task(s)"
+            ),
+        )
     } else {
         (
             Verdict::Hold,
@@ -309,6 +317,12 @@ mod tests {
                 obs(&[300, 120, 80, 60, 50], 5),
                 ScaleIn,
                 3,
+            ),
+            case(
+                "a busy minute still in the window holds",
+                obs(&[1200, 0, 0, 0, 0], 10),
+                Hold,
+                10,
             ),
             case(
                 "one busy minute in the window blocks a deeper scale-in",

@@ -285,7 +285,13 @@ fn bad_config_names_every_bad_variable() {
 
 fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
     phoenix_testkit::arbitrary::json_value(
-        &["aws.events", "aws.cloudwatch", "Scheduled Event", "CloudWatch Alarm State Change", "ALARM"],
+        &[
+            "aws.events",
+            "aws.cloudwatch",
+            "Scheduled Event",
+            "CloudWatch Alarm State Change",
+            "ALARM",
+        ],
         &["source", "detail-type", "detail", "id", "state", "value"],
     )
 }

@@ -131,7 +131,7 @@ impl Emulator {
     /// As [`Emulator::sdk_config`], with ECS responses completed from `gaps`.
     pub fn sdk_config_with_gaps(&self, account: &str, gaps: EcsGaps) -> SdkConfig {
         let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https();
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
