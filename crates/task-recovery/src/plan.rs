@@ -454,7 +454,14 @@ mod tests {
             service: service(2, 1, 1),
             ..Observed::default()
         };
-        type Case<'a> = (&'a str, Observed, DateTime<Utc>, &'a str, Step, Option<Severity>);
+        type Case<'a> = (
+            &'a str,
+            Observed,
+            DateTime<Utc>,
+            &'a str,
+            Step,
+            Option<Severity>,
+        );
         let cases: Vec<Case> = vec![
             (
                 "ecs-task-stopped-crash.json",

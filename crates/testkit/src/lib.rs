@@ -3,8 +3,8 @@
 //!
 //! Used by the end-to-end tests (`tests/`) and by `phoenix-ops sandbox`. Never deployed.
 
-pub mod docdb_clock;
 pub mod arbitrary;
+pub mod docdb_clock;
 pub mod emulator;
 pub mod fixtures;
 pub mod slack_sink;

@@ -33,5 +33,9 @@ pub fn assert_pure_modules(crate_dir: &str, modules: &[&str]) {
             }
         }
     }
-    assert!(found.is_empty(), "impure decision modules:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "impure decision modules:\n{}",
+        found.join("\n")
+    );
 }
