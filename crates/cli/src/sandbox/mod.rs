@@ -253,6 +253,12 @@ impl Stage {
 /// A Slack Block Kit payload as plain text, for the terminal: header, sections, fields,
 /// context and preformatted blocks in order (attachments' blocks included).
 pub fn slack_text(payload: &Value) -> String {
+    // what Slack shows for escaped text
+    let shown = |text: &str| {
+        text.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
     let mut lines = Vec::new();
     let mut blocks: Vec<&Value> = payload["blocks"]
         .as_array()
@@ -263,27 +269,24 @@ pub fn slack_text(payload: &Value) -> String {
     }
     for block in blocks {
         if let Some(text) = block["text"]["text"].as_str() {
-            lines.push(text.to_owned());
+            lines.push(shown(text));
         }
-        let fields: Vec<&str> = block["fields"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["text"].as_str())
-            .collect();
-        if !fields.is_empty() {
-            lines.push(fields.join("  |  "));
+        // one field per line: "*Label* value"
+        for field in block["fields"].as_array().into_iter().flatten() {
+            if let Some(text) = field["text"].as_str() {
+                lines.push(format!("  {}", shown(&text.replace('\n', " "))));
+            }
         }
         for element in block["elements"].as_array().into_iter().flatten() {
             if let Some(text) = element["text"].as_str() {
-                lines.push(text.to_owned());
+                lines.push(shown(text));
             } else if let Some(text) = element["text"]["text"].as_str() {
-                lines.push(format!("[{text}]"));
+                lines.push(format!("[{}]", shown(text)));
             }
         }
     }
     if lines.is_empty() {
-        payload["text"].as_str().unwrap_or_default().to_owned()
+        shown(payload["text"].as_str().unwrap_or_default())
     } else {
         lines.join("\n")
     }
