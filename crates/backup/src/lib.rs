@@ -18,7 +18,6 @@ use std::time::Duration as StdDuration;
 use aws_config::SdkConfig;
 use chrono::{DateTime, Duration, Utc};
 use phoenix_core::metrics::Metric;
-use phoenix_core::outcome::NoticeDelivery;
 use phoenix_core::{
     Action, ActionStatus, AwsFailure, Function, Invocation, NoticePublisher, Outcome,
     RetryableError, Vars, console,
@@ -96,6 +95,17 @@ impl Run<'_> {
     ) {
         self.outcome
             .action(Action::new(call, target, status).detail(detail));
+    }
+
+    /// An export left for the next run: a skipped action saying why, and a line in the Notice.
+    fn left_for_next_run(&mut self, call: &str, target: &str, why: &str, left: String) {
+        self.act(
+            call,
+            target,
+            ActionStatus::Skipped,
+            format!("left for the next run: {why}"),
+        );
+        self.summary.exports_left.push(left);
     }
 
     /// A final failure: recorded, reported; the run goes on where it can.
@@ -343,13 +353,12 @@ impl Backup {
         let mut stop: Option<String> = None;
         for group in &self.config.log_groups {
             if let Some(why) = &stop {
-                run.act(
+                run.left_for_next_run(
                     "logs:CreateExportTask",
                     group,
-                    ActionStatus::Skipped,
-                    format!("left for the next run: {why}"),
+                    why,
+                    format!("{group}: {why}"),
                 );
-                run.summary.exports_left.push(format!("{group}: {why}"));
                 continue;
             }
             let result = self.export_group(run, group, &mut groups_observed).await?;
@@ -417,13 +426,12 @@ impl Backup {
                     pending.task_id,
                     pending.window.date()
                 );
-                run.act(
+                run.left_for_next_run(
                     "logs:DescribeExportTasks",
                     &pending.task_id,
-                    ActionStatus::Skipped,
-                    format!("left for the next run: {why}"),
+                    &why,
+                    why.clone(),
                 );
-                run.summary.exports_left.push(why.clone());
                 return Ok(GroupResult::StopAll(why));
             }
             if status == ExportStatus::Completed {
@@ -490,13 +498,12 @@ impl Backup {
                 .is_zero()
             {
                 let why = "no time left in this invocation".to_owned();
-                run.act(
+                run.left_for_next_run(
                     "logs:CreateExportTask",
                     &target,
-                    ActionStatus::Skipped,
-                    format!("left for the next run: {why}"),
+                    &why,
+                    format!("{target}: {why}"),
                 );
-                run.summary.exports_left.push(format!("{target}: {why}"));
                 return Ok(GroupResult::StopAll(why));
             }
             let name = exports::task_name(group, window);
@@ -515,13 +522,12 @@ impl Backup {
                     let why =
                         "another export task is running in the account (LimitExceededException)"
                             .to_owned();
-                    run.act(
+                    run.left_for_next_run(
                         "logs:CreateExportTask",
                         &target,
-                        ActionStatus::Skipped,
-                        format!("left for the next run: {why}"),
+                        &why,
+                        format!("{target}: {why}"),
                     );
-                    run.summary.exports_left.push(format!("{target}: {why}"));
                     return Ok(GroupResult::StopAll(why));
                 }
                 Err(failure) if failure.retryable => return Err(failure.into()),
@@ -700,26 +706,10 @@ impl Backup {
             &links,
             run.now,
         );
-        if run.dry_run {
-            run.outcome.notice_delivery = Some(NoticeDelivery::DryRun);
-        } else {
-            let publisher =
-                NoticePublisher::new(self.clients.sns.clone(), &self.config.alerts_topic_arn);
-            match publisher.publish(&notice).await {
-                Ok(message_id) => {
-                    run.outcome.notice_delivery = Some(NoticeDelivery::Published { message_id })
-                }
-                Err(failure) if failure.retryable => return Err(failure.into()),
-                Err(failure) => run.act(
-                    "sns:Publish",
-                    self.config.alerts_topic_arn.clone(),
-                    ActionStatus::Failed,
-                    failure.to_string(),
-                ),
-            }
-        }
-        run.outcome.notice = Some(notice);
-        Ok(())
+        NoticePublisher::new(self.clients.sns.clone(), &self.config.alerts_topic_arn)
+            .deliver(notice, &mut run.outcome, run.dry_run, true)
+            .await
+            .map_err(RetryableError::from)
     }
 }
 

@@ -21,6 +21,15 @@ pub struct ColdRun {
     pub error: Option<String>,
 }
 
+/// The warm invocations of every run of one function.
+pub fn warm_stats(runs: &[ColdRun]) -> crate::stats::Stats {
+    let warm: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.warm_ms.iter().copied())
+        .collect();
+    crate::stats::Stats::of(&warm)
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()

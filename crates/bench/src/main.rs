@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::{Duration, DurationRound, Utc};
+use chrono::{Duration, Utc};
 use clap::Parser;
 use phoenix_testkit::emulator::DEFAULT_ACCOUNT;
 use phoenix_testkit::world::StopScenario;
@@ -146,7 +146,12 @@ fn artifacts(lambda_dir: Option<&Path>, arm64_dir: Option<&Path>) -> String {
 
 /// Events for one function: one per invocation, each distinct (ids, message ids), as Lambda
 /// would deliver them.
-async fn events_for(name: &str, world: &World, count: usize) -> Result<Vec<Value>, String> {
+async fn events_for(
+    name: &str,
+    world: &World,
+    count: usize,
+    run: usize,
+) -> Result<Vec<Value>, String> {
     let now = Utc::now();
     let mut events = Vec::with_capacity(count);
     match name {
@@ -163,7 +168,7 @@ async fn events_for(name: &str, world: &World, count: usize) -> Result<Vec<Value
                 .map_err(|e| e.to_string())?;
             for i in 0..count {
                 let mut event = base.clone();
-                event["id"] = json!(format!("bench-crash-{i}"));
+                event["id"] = json!(format!("bench-crash-{run}-{i}"));
                 // a newer version of the same stop each time: handled, not a duplicate
                 event["detail"]["version"] = json!(10 + i);
                 events.push(event);
@@ -171,17 +176,19 @@ async fn events_for(name: &str, world: &World, count: usize) -> Result<Vec<Value
         }
         "request-scaler" => {
             for i in 0..count {
-                events.push(json!({"version": "0", "id": format!("bench-scaler-{i}"),
+                events.push(
+                    json!({"version": "0", "id": format!("bench-scaler-{run}-{i}"),
                     "detail-type": "Scheduled Event", "source": "aws.events",
                     "account": world.account, "time": now.to_rfc3339(), "region": world.region,
-                    "resources": [], "detail": {}}));
+                    "resources": [], "detail": {}}),
+                );
             }
         }
         "alarm-notifier" => {
             let base = phoenix_testkit::fixture("sns-cloudwatch-alarm-cpu.json");
             for i in 0..count {
                 let mut event = base.clone();
-                event["Records"][0]["Sns"]["MessageId"] = json!(format!("bench-message-{i}"));
+                event["Records"][0]["Sns"]["MessageId"] = json!(format!("bench-message-{run}-{i}"));
                 // a distinct state change each time, or the notifier rightly collapses repeats
                 if let Some(text) = event
                     .pointer("/Records/0/Sns/Message")
@@ -200,10 +207,12 @@ async fn events_for(name: &str, world: &World, count: usize) -> Result<Vec<Value
         }
         "backup" => {
             for i in 0..count {
-                events.push(json!({"version": "0", "id": format!("bench-backup-{i}"),
+                events.push(
+                    json!({"version": "0", "id": format!("bench-backup-{run}-{i}"),
                     "detail-type": "Scheduled Event", "source": "aws.events",
                     "account": world.account, "time": now.to_rfc3339(), "region": world.region,
-                    "resources": [], "detail": {}}));
+                    "resources": [], "detail": {}}),
+                );
             }
         }
         other => return Err(format!("unknown function {other}")),
@@ -243,7 +252,7 @@ async fn cold_starts(dir: &Path, runs: usize, warm: usize) -> BTreeMap<String, V
     };
     // Steady traffic for the scaler to read (50 req/min for the last ten minutes).
     let minute = Duration::minutes(1);
-    let start = now.duration_trunc(minute).unwrap_or(now) - minute * 10;
+    let start = request_scaler::observe::minute_of(now) - minute * 10;
     if let Err(e) = world.put_requests(start, &[50; 12]).await {
         eprintln!("phoenix-bench: metrics: {e}");
     }
@@ -263,24 +272,13 @@ async fn cold_starts(dir: &Path, runs: usize, warm: usize) -> BTreeMap<String, V
         }
         let mut function_runs = Vec::with_capacity(runs);
         for run in 0..runs {
-            let events = match events_for(name, &world, warm + 1).await {
+            let events = match events_for(name, &world, warm + 1, run).await {
                 Ok(events) => events,
                 Err(e) => {
                     eprintln!("phoenix-bench: events for {name}: {e}");
                     break;
                 }
             };
-            let mut events = events;
-            for e in &mut events {
-                if let Some(id) = e.get("id").and_then(Value::as_str) {
-                    e["id"] = json!(format!("{id}-run{run}"));
-                }
-                if let Some(m) = e.pointer_mut("/Records/0/Sns/MessageId")
-                    && let Some(s) = m.as_str()
-                {
-                    *m = json!(format!("{s}-run{run}"));
-                }
-            }
             let result = cold::run_once(&binary, &env, &events).await;
             eprintln!(
                 "phoenix-bench: {name} run {run}: init {:.1} ms, first {:.1} ms, peak RSS {} KiB{}",
@@ -316,12 +314,7 @@ fn cold_table(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
     for (name, runs) in cold {
         let init = Stats::of(&runs.iter().map(|r| r.init_ms).collect::<Vec<_>>());
         let first = Stats::of(&runs.iter().map(|r| r.first_ms).collect::<Vec<_>>());
-        let warm = Stats::of(
-            &runs
-                .iter()
-                .flat_map(|r| r.warm_ms.iter().copied())
-                .collect::<Vec<_>>(),
-        );
+        let warm = cold::warm_stats(runs);
         let rss = Stats::of(
             &runs
                 .iter()
@@ -363,15 +356,7 @@ fn handler_costs(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
     for (name, what, stats) in pure::measure() {
         let whole = cold
             .get(name)
-            .map(|runs| {
-                Stats::of(
-                    &runs
-                        .iter()
-                        .flat_map(|r| r.warm_ms.iter().copied())
-                        .collect::<Vec<_>>(),
-                )
-                .show(1)
-            })
+            .map(|runs| cold::warm_stats(runs).show(1))
             .unwrap_or_else(|| "–".into());
         let micros = Stats {
             median: stats.median / 1000.0,
@@ -464,15 +449,7 @@ fn monthly_cost(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
     for (name, invocations, note, publishes) in load {
         let measured = cold
             .get(name)
-            .map(|runs| {
-                Stats::of(
-                    &runs
-                        .iter()
-                        .flat_map(|r| r.warm_ms.iter().copied())
-                        .collect::<Vec<_>>(),
-                )
-                .median
-            })
+            .map(|runs| cold::warm_stats(runs).median)
             .filter(|m| m.is_finite())
             .unwrap_or(50.0);
         let allowance = if name == "backup" { 60_000.0 } else { 40.0 };

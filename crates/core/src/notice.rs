@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsFailure;
+use crate::outcome::{Action, ActionStatus, NoticeDelivery, Outcome};
 use crate::text::truncate_chars;
 
 /// Marks a JSON message as a Notice (and its version), so the notifier can tell it from a
@@ -230,6 +231,35 @@ impl NoticePublisher {
 
     pub fn topic_arn(&self) -> &str {
         &self.topic_arn
+    }
+
+    /// Delivers a function's Notice and records it in its Outcome: in dry run nothing is sent
+    /// (`NoticeDelivery::DryRun`); a final failure is recorded as a failed `sns:Publish` action.
+    /// A retryable failure is returned only when `retry_is_safe` (retrying the invocation would
+    /// not repeat an action already taken); otherwise it is recorded like a final one.
+    pub async fn deliver(
+        &self,
+        notice: Notice,
+        outcome: &mut Outcome,
+        dry_run: bool,
+        retry_is_safe: bool,
+    ) -> Result<(), AwsFailure> {
+        if dry_run {
+            outcome.notice_delivery = Some(NoticeDelivery::DryRun);
+        } else {
+            match self.publish(&notice).await {
+                Ok(message_id) => {
+                    outcome.notice_delivery = Some(NoticeDelivery::Published { message_id })
+                }
+                Err(failure) if failure.retryable && retry_is_safe => return Err(failure),
+                Err(failure) => outcome.action(
+                    Action::new("sns:Publish", &self.topic_arn, ActionStatus::Failed)
+                        .detail(failure.to_string()),
+                ),
+            }
+        }
+        outcome.notice = Some(notice);
+        Ok(())
     }
 
     /// Publishes the Notice as JSON; returns the SNS message id.

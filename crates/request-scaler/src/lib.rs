@@ -16,7 +16,6 @@ use std::sync::Mutex;
 
 use aws_config::SdkConfig;
 use phoenix_core::metrics::Metric;
-use phoenix_core::outcome::NoticeDelivery;
 use phoenix_core::{
     Action, ActionStatus, Function, Invocation, Notice, NoticePublisher, Outcome, RetryableError,
     Severity, Vars, console,
@@ -333,29 +332,10 @@ impl Function for RequestScaler {
 
         // report
         if let Some(notice) = self.notice(&trigger, &decision, &minutes, &invocation) {
-            if dry_run {
-                outcome.notice_delivery = Some(NoticeDelivery::DryRun);
-            } else {
-                let publisher =
-                    NoticePublisher::new(self.clients.sns.clone(), &config.alerts_topic_arn);
-                match publisher.publish(&notice).await {
-                    Ok(message_id) => {
-                        outcome.notice_delivery = Some(NoticeDelivery::Published { message_id })
-                    }
-                    Err(failure) if failure.retryable && !decision.changes() => {
-                        return Err(failure.into());
-                    }
-                    Err(failure) => outcome.action(
-                        Action::new(
-                            "sns:Publish",
-                            &config.alerts_topic_arn,
-                            ActionStatus::Failed,
-                        )
-                        .detail(failure.to_string()),
-                    ),
-                }
-            }
-            outcome.notice = Some(notice);
+            // once desiredCount changed, a retry would find nothing to do and never resend
+            NoticePublisher::new(self.clients.sns.clone(), &config.alerts_topic_arn)
+                .deliver(notice, &mut outcome, dry_run, !decision.changes())
+                .await?;
         }
         self.record(trigger.event_id());
         Ok(outcome)

@@ -63,11 +63,8 @@ pub fn arrange(
 
 /// The start of the minute `t` falls in.
 pub fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(Duration::minutes(1)).unwrap_or_else(|_| {
-        Utc.timestamp_opt(t.timestamp() - t.timestamp() % 60, 0)
-            .single()
-            .unwrap_or(t)
-    })
+    // truncation fails only for timestamps near the end of chrono's range
+    t.duration_trunc(Duration::minutes(1)).unwrap_or(t)
 }
 
 /// RequestCount (Sum, 60 s) per minute start, from `complete_count + 2` minutes ago to now.

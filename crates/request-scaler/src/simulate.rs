@@ -132,12 +132,10 @@ pub fn simulate(trace: &[u64], which: SimPolicy, policy: &Policy) -> Vec<Row> {
     // Both policies start right-sized for the first minute.
     let mut desired = policy.need(first);
     let mut serving = desired;
-    let mut serving_by_minute: Vec<u32> = Vec::with_capacity(trace.len());
-    let mut rows = Vec::with_capacity(trace.len());
-    let mut last_out: Option<usize> = None;
-    let mut last_in: Option<usize> = None;
+    let mut rows: Vec<Row> = Vec::with_capacity(trace.len());
+    let mut cooldowns = Cooldowns::default();
     for (t, &requests) in trace.iter().enumerate() {
-        serving_by_minute.push(serving);
+        // the minutes whose datapoint is published: `..= t - 2`
         let visible = &trace[..t.saturating_sub(1)];
         desired = match which {
             SimPolicy::Ours => {
@@ -153,14 +151,12 @@ pub fn simulate(trace: &[u64], which: SimPolicy, policy: &Policy) -> Vec<Row> {
                 decide(&observation, policy).desired
             }
             SimPolicy::TargetTracking => target_tracking(
-                visible,
-                &serving_by_minute,
+                &rows[..visible.len()],
                 desired,
                 policy,
                 &model,
                 t,
-                &mut last_out,
-                &mut last_in,
+                &mut cooldowns,
             ),
         };
         rows.push(Row {
@@ -174,23 +170,28 @@ pub fn simulate(trace: &[u64], which: SimPolicy, policy: &Policy) -> Vec<Row> {
     rows
 }
 
-/// One evaluation of the target-tracking model at the start of minute `t`.
-#[allow(clippy::too_many_arguments)]
+/// When the target-tracking model last scaled out and in (minute of the evaluation).
+#[derive(Debug, Default)]
+struct Cooldowns {
+    last_out: Option<usize>,
+    last_in: Option<usize>,
+}
+
+/// One evaluation of the target-tracking model at the start of minute `t`, seeing the published
+/// minutes `visible` (requests and the tasks that served them).
 fn target_tracking(
-    visible: &[u64],
-    serving_by_minute: &[u32],
+    visible: &[Row],
     desired: u32,
     policy: &Policy,
     model: &TargetTrackingModel,
     t: usize,
-    last_out: &mut Option<usize>,
-    last_in: &mut Option<usize>,
+    cooldowns: &mut Cooldowns,
 ) -> u32 {
     let target = f64::from(policy.target_per_task.max(1));
     // ALBRequestCountPerTarget for a visible minute; None when the ALB published nothing.
     let per_target = |m: usize| -> Option<f64> {
-        let requests = visible[m];
-        (requests > 0).then(|| requests as f64 / f64::from(serving_by_minute[m].max(1)))
+        let row = &visible[m];
+        (row.requests > 0).then(|| row.requests as f64 / f64::from(row.serving.max(1)))
     };
     let last_n = |n: usize| -> Option<Vec<f64>> {
         if visible.len() < n {
@@ -202,28 +203,28 @@ fn target_tracking(
     let newest = visible.len().checked_sub(1);
     let proposed = |m: usize| -> u32 {
         let per = per_target(m).unwrap_or(0.0);
-        let capacity = f64::from(serving_by_minute[m].max(1));
+        let capacity = f64::from(visible[m].serving.max(1));
         let wanted = (capacity * per / target).ceil() as u32;
         wanted.clamp(policy.min_tasks, policy.max_tasks)
     };
     if let (Some(points), Some(m)) = (last_n(model.out_datapoints), newest)
         && points.iter().all(|&p| p > target)
-        && !cooling(last_out, model.scale_out_cooldown_minutes)
+        && !cooling(&cooldowns.last_out, model.scale_out_cooldown_minutes)
     {
         let wanted = proposed(m);
         if wanted > desired {
-            *last_out = Some(t);
+            cooldowns.last_out = Some(t);
             return wanted;
         }
     }
     if let (Some(points), Some(m)) = (last_n(model.in_datapoints), newest)
         && points.iter().all(|&p| p < target * model.in_threshold)
-        && !cooling(last_in, model.scale_in_cooldown_minutes)
-        && !cooling(last_out, model.scale_out_cooldown_minutes)
+        && !cooling(&cooldowns.last_in, model.scale_in_cooldown_minutes)
+        && !cooling(&cooldowns.last_out, model.scale_out_cooldown_minutes)
     {
         let wanted = proposed(m);
         if wanted < desired {
-            *last_in = Some(t);
+            cooldowns.last_in = Some(t);
             return wanted;
         }
     }

@@ -20,7 +20,6 @@ use std::time::Duration as StdDuration;
 use aws_config::SdkConfig;
 use chrono::Duration;
 use phoenix_core::metrics::Metric;
-use phoenix_core::outcome::NoticeDelivery;
 use phoenix_core::{
     Action, ActionStatus, AwsFailure, Function, Invocation, NoticePublisher, Outcome,
     RetryableError, Vars,
@@ -381,29 +380,9 @@ impl Function for TaskRecovery {
                 "log_problem": diagnosis.problem,
             }));
         if let Some(notice) = notice {
-            if self.config.dry_run {
-                outcome.notice_delivery = Some(NoticeDelivery::DryRun);
-            } else {
-                let publisher =
-                    NoticePublisher::new(self.clients.sns.clone(), &self.config.alerts_topic_arn);
-                match publisher.publish(&notice).await {
-                    Ok(message_id) => {
-                        outcome.notice_delivery = Some(NoticeDelivery::Published { message_id })
-                    }
-                    Err(failure) if failure.retryable => return Err(failure.into()),
-                    Err(failure) => {
-                        outcome.action(
-                            Action::new(
-                                "sns:Publish",
-                                &self.config.alerts_topic_arn,
-                                ActionStatus::Failed,
-                            )
-                            .detail(failure.to_string()),
-                        );
-                    }
-                }
-            }
-            outcome.notice = Some(notice);
+            NoticePublisher::new(self.clients.sns.clone(), &self.config.alerts_topic_arn)
+                .deliver(notice, &mut outcome, self.config.dry_run, true)
+                .await?;
         }
         self.seen.record(&task.task_arn, task.version);
         Ok(outcome)

@@ -21,7 +21,6 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sns::config::{Credentials, SharedCredentialsProvider};
 use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -130,9 +129,7 @@ impl Emulator {
 
     /// As [`Emulator::sdk_config`], with ECS responses completed from `gaps`.
     pub fn sdk_config_with_gaps(&self, account: &str, gaps: EcsGaps) -> SdkConfig {
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        let https = phoenix_core::aws::https_client();
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use ::request_scaler::RequestScaler;
-use chrono::DurationRound;
 use phoenix_testkit::world;
 use serde_json::{Value, json};
 
@@ -53,7 +52,7 @@ pub async fn act(stage: &mut Stage) {
         Err(e) => return stage.check("request-scaler starts", false, e),
     };
     let minute = chrono::Duration::minutes(1);
-    let start = stage.clock.duration_trunc(minute).unwrap_or(stage.clock);
+    let start = ::request_scaler::observe::minute_of(stage.clock);
 
     // 1. Steady, light traffic for the last eight minutes: two tasks are one too many.
     if let Err(e) = stage.world.put_requests(start - minute * 8, &[50; 8]).await {
