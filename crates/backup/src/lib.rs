@@ -385,17 +385,14 @@ impl Backup {
             Ok(Some(text)) => match serde_json::from_str::<Checkpoint>(&text) {
                 Ok(cp) => Some(cp),
                 Err(e) => {
-                    let failure = AwsFailure {
-                        call: "s3:GetObject".into(),
-                        resource: format!("s3://{bucket}/{key}"),
-                        kind: phoenix_core::aws::FailureKind::Response,
-                        code: None,
-                        message: format!(
-                            "the checkpoint is not valid JSON ({e}): fix or delete it"
-                        ),
-                        status: None,
-                        retryable: false,
-                    };
+                    let failure = AwsFailure::new(
+                        "s3:GetObject",
+                        format!("s3://{bucket}/{key}"),
+                        phoenix_core::aws::FailureKind::Response,
+                        None,
+                        format!("the checkpoint is not valid JSON ({e}): fix or delete it"),
+                        None,
+                    );
                     run.failed(&failure, &format!("{group} not exported"));
                     return Ok(GroupResult::Continue);
                 }
@@ -607,15 +604,14 @@ impl Backup {
                     return Ok(GroupResult::StopAll(why));
                 }
                 (status, message) => {
-                    let failure = AwsFailure {
-                        call: "logs:CreateExportTask".into(),
-                        resource: target.clone(),
-                        kind: phoenix_core::aws::FailureKind::Service,
-                        code: Some(status.to_string()),
-                        message: format!("export task {task_id} ended {status}: {message}"),
-                        status: None,
-                        retryable: false,
-                    };
+                    let failure = AwsFailure::new(
+                        "logs:CreateExportTask",
+                        target.clone(),
+                        phoenix_core::aws::FailureKind::Service,
+                        Some(&status.to_string()),
+                        format!("export task {task_id} ended {status}: {message}"),
+                        None,
+                    );
                     run.failed(&failure, &format!("{target} not exported"));
                     return Ok(GroupResult::Continue);
                 }

@@ -81,14 +81,16 @@ pub async fn read_checkpoint(
             return Err(failure);
         }
     };
-    let bytes = out.body.collect().await.map_err(|e| AwsFailure {
-        call: "s3:GetObject".into(),
-        resource: resource.clone(),
-        kind: FailureKind::Response,
-        code: None,
-        message: format!("reading the body: {e}"),
-        status: None,
-        retryable: true,
+    // the body broke off mid-stream: a connection failure, worth a retry
+    let bytes = out.body.collect().await.map_err(|e| {
+        AwsFailure::new(
+            "s3:GetObject",
+            resource.clone(),
+            FailureKind::Dispatch,
+            None,
+            format!("reading the body: {e}"),
+            None,
+        )
     })?;
     Ok(Some(
         String::from_utf8_lossy(&bytes.into_bytes()).into_owned(),

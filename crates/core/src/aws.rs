@@ -72,6 +72,9 @@ pub enum FailureKind {
     Response,
     /// The service answered with an error.
     Service,
+    /// The service accepted the call but had no capacity for it right now (ECS RunTask
+    /// `failures` such as `RESOURCE:MEMORY` or `AGENT`): a later attempt can succeed.
+    Capacity,
 }
 
 /// Service error codes that mean "slow down" or "try again": retrying helps.
@@ -101,7 +104,7 @@ pub fn is_retryable(kind: FailureKind, code: Option<&str>, status: Option<u16>) 
     let transient_status = matches!(status, Some(429) | Some(500..=599));
     match kind {
         FailureKind::Construction => false,
-        FailureKind::Timeout | FailureKind::Dispatch => true,
+        FailureKind::Timeout | FailureKind::Dispatch | FailureKind::Capacity => true,
         FailureKind::Response => transient_status,
         FailureKind::Service => {
             code.is_some_and(|c| TRANSIENT_CODES.contains(&c)) || transient_status
@@ -109,8 +112,10 @@ pub fn is_retryable(kind: FailureKind, code: Option<&str>, status: Option<u16>) 
     }
 }
 
-/// One failed AWS call, with enough context for a human to act on it.
+/// One failed AWS call, with enough context for a human to act on it. Built only by
+/// [`AwsFailure::new`] or [`AwsFailure::from_sdk`], so `retryable` always follows the one rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct AwsFailure {
     /// `service:Operation`, e.g. `ecs:UpdateService`.
     pub call: String,
@@ -125,6 +130,28 @@ pub struct AwsFailure {
 }
 
 impl AwsFailure {
+    /// A failure described by hand (a response we could not use, a failure listed inside a
+    /// successful answer); whether it is retryable follows [`is_retryable`].
+    pub fn new(
+        call: &str,
+        resource: impl Into<String>,
+        kind: FailureKind,
+        code: Option<&str>,
+        message: impl Into<String>,
+        status: Option<u16>,
+    ) -> Self {
+        let code = code.map(str::to_owned);
+        Self {
+            call: call.to_owned(),
+            resource: resource.into(),
+            kind,
+            retryable: is_retryable(kind, code.as_deref(), status),
+            code,
+            message: message.into(),
+            status,
+        }
+    }
+
     /// Classifies an SDK error. `call` is `service:Operation`; `resource` names what it was about.
     pub fn from_sdk<E>(
         call: &str,
@@ -152,16 +179,7 @@ impl AwsFailure {
             _ => (FailureKind::Response, None, None),
         };
         let message = message.unwrap_or_else(|| DisplayErrorContext(err).to_string());
-        let retryable = is_retryable(kind, code.as_deref(), status);
-        Self {
-            call: call.to_owned(),
-            resource: resource.into(),
-            kind,
-            code,
-            message,
-            status,
-            retryable,
-        }
+        Self::new(call, resource, kind, code.as_deref(), message, status)
     }
 
     /// True when the service answered with this error code.
@@ -227,6 +245,7 @@ mod tests {
             (Timeout, None, None, true),
             (Dispatch, None, None, true),
             (Construction, None, None, false),
+            (Capacity, Some("RESOURCE:MEMORY"), None, true),
         ];
         for &(kind, code, status, want) in cases {
             assert_eq!(
@@ -239,15 +258,15 @@ mod tests {
 
     #[test]
     fn a_failure_reads_as_call_resource_code_message() {
-        let failure = AwsFailure {
-            call: "ecs:UpdateService".into(),
-            resource: "phoenix-service".into(),
-            kind: Service,
-            code: Some("ThrottlingException".into()),
-            message: "Rate exceeded".into(),
-            status: Some(400),
-            retryable: true,
-        };
+        let failure = AwsFailure::new(
+            "ecs:UpdateService",
+            "phoenix-service",
+            Service,
+            Some("ThrottlingException"),
+            "Rate exceeded",
+            Some(400),
+        );
+        assert!(failure.retryable);
         assert_eq!(
             failure.to_string(),
             "ecs:UpdateService on phoenix-service failed: ThrottlingException: Rate exceeded (HTTP 400, retryable)"

@@ -3,6 +3,7 @@
 //! * [`config`]: settings read once from an injected lookup, one clear error per bad variable.
 //! * [`aws`]: the SDK configuration (honours `AWS_ENDPOINT_URL` through the SDK's own support),
 //!   retry and timeout settings, and the retryable/final classification of AWS errors.
+//! * [`ecs`]: ECS facts read the same way by several functions (a deployment rolling out).
 //! * [`notice`]: the one message type every function publishes to the `alerts` topic.
 //! * [`outcome`]: the JSON every handler returns and logs once.
 //! * [`lambda`]: the `Function` contract, the Lambda runtime adapter, JSON logs.
@@ -12,6 +13,7 @@
 pub mod aws;
 pub mod config;
 pub mod console;
+pub mod ecs;
 pub mod lambda;
 pub mod metrics;
 pub mod notice;

@@ -193,14 +193,15 @@ pub async fn publish_message(
         .data_type("String")
         .string_value(severity.as_str())
         .build()
-        .map_err(|e| AwsFailure {
-            call: "sns:Publish".into(),
-            resource: topic_arn.into(),
-            kind: crate::aws::FailureKind::Construction,
-            code: None,
-            message: e.to_string(),
-            status: None,
-            retryable: false,
+        .map_err(|e| {
+            AwsFailure::new(
+                "sns:Publish",
+                topic_arn,
+                crate::aws::FailureKind::Construction,
+                None,
+                e.to_string(),
+                None,
+            )
         })?;
     let output = sns
         .publish()

@@ -171,27 +171,30 @@ pub async fn start_replacement(
             )
         })
         .unwrap_or_else(|| "no task and no failure returned".to_owned());
-    Err(AwsFailure {
-        call: "ecs:RunTask".into(),
-        resource: task.group.name().to_owned(),
-        kind: FailureKind::Service,
-        code: Some("RunTaskFailure".into()),
-        message: reason.trim().to_owned(),
-        status: None,
-        retryable: run_task_failure_is_retryable(&reason),
-    })
+    let kind = if run_task_failure_is_retryable(&reason) {
+        FailureKind::Capacity
+    } else {
+        FailureKind::Service
+    };
+    Err(AwsFailure::new(
+        "ecs:RunTask",
+        task.group.name(),
+        kind,
+        Some("RunTaskFailure"),
+        reason.trim(),
+        None,
+    ))
 }
 
 fn construction(call: &str, resource: &str, err: impl std::fmt::Display) -> AwsFailure {
-    AwsFailure {
-        call: call.into(),
-        resource: resource.into(),
-        kind: FailureKind::Construction,
-        code: None,
-        message: err.to_string(),
-        status: None,
-        retryable: false,
-    }
+    AwsFailure::new(
+        call,
+        resource,
+        FailureKind::Construction,
+        None,
+        err.to_string(),
+        None,
+    )
 }
 
 #[cfg(test)]
