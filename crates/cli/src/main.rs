@@ -8,12 +8,15 @@
 //!   against whatever `AWS_ENDPOINT_URL` (or real AWS) the environment names.
 //! * `phoenix-ops simulate-scaler --trace FILE.csv` — replays a request trace through the
 //!   scaler's decision code and a model of AWS target tracking.
+//! * `phoenix-ops scenarios [--list] [NAME…]` — the whole system over time: the real handlers,
+//!   the template's wiring and models of AWS in simulated time; a PASS/FAIL table of invariants.
 //!
 //! Exit codes: 0 success (an ignored event is a success), 1 retryable failure or failed
 //! expectation, 2 bad usage or unreadable input.
 
 mod invoke;
 mod sandbox;
+mod scenarios;
 mod simulate;
 
 use std::path::PathBuf;
@@ -57,6 +60,14 @@ enum Command {
     },
     /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
     SimulateScaler(simulate::Args),
+    /// Run the whole-system scenarios in simulated time (all by default) and check their invariants.
+    Scenarios {
+        /// Print the scenario names, one per line, and stop.
+        #[arg(long)]
+        list: bool,
+        /// Scenarios to run (default: all).
+        names: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +121,7 @@ fn main() -> ExitCode {
                 verbose,
             } => invoke::run(function, &event, dry_run, now.as_deref(), verbose).await,
             Command::SimulateScaler(args) => simulate::run(&args),
+            Command::Scenarios { list, names } => scenarios::run(list, &names).await,
         }
     })
 }

@@ -60,9 +60,9 @@ pub struct MinuteStats {
     pub offered: u64,
     /// What the ALB counts (`RequestCount`): 0 when no target is registered.
     pub request_count: u64,
-    /// Serving tasks at the end of the minute.
+    /// The fewest tasks serving at any moment of the minute.
     pub serving: u32,
-    /// Requests the serving tasks can take.
+    /// Requests the serving tasks could take in the minute (their time-weighted number × 100).
     pub capacity: u64,
     /// Requests served (the rest waited, failed or timed out).
     pub served: u64,
@@ -85,16 +85,18 @@ impl Alb {
         self.burns.push((from, until, percent));
     }
 
-    /// Closes minute `minute` with what the world looked like.
+    /// Closes minute `minute` with what the world looked like: the fewest serving tasks, their
+    /// time-weighted average, and the tasks registered with the target group.
     pub fn close_minute(
         &mut self,
         minute: DateTime<Utc>,
         offered: u64,
-        serving: u32,
+        serving: (u32, f64),
         registered: u32,
     ) -> MinuteStats {
-        let capacity = u64::from(serving) * REQUESTS_PER_TASK;
-        let load_cpu = if serving == 0 {
+        let (fewest, average) = serving;
+        let capacity = (average * REQUESTS_PER_TASK as f64).round() as u64;
+        let load_cpu = if capacity == 0 {
             None
         } else {
             Some((CPU_AT_TARGET * offered as f64 / capacity as f64).min(100.0))
@@ -116,7 +118,7 @@ impl Alb {
             minute,
             offered,
             request_count: if registered > 0 { offered } else { 0 },
-            serving,
+            serving: fewest,
             capacity,
             served: offered.min(capacity),
             cpu,
@@ -187,9 +189,9 @@ mod tests {
     #[test]
     fn datapoints_are_readable_one_minute_after_their_minute_ends() {
         let mut alb = Alb::default();
-        alb.close_minute(at(0), 120, 2, 2);
-        alb.close_minute(at(1), 0, 2, 2);
-        alb.close_minute(at(2), 300, 2, 2);
+        alb.close_minute(at(0), 120, (2, 2.0), 2);
+        alb.close_minute(at(1), 0, (2, 2.0), 2);
+        alb.close_minute(at(2), 300, (2, 2.0), 2);
         assert!(alb.due_datapoints(at(1) + Duration::seconds(30)).is_empty());
         assert_eq!(
             alb.due_datapoints(at(2) + Duration::seconds(5)),

@@ -12,8 +12,10 @@
 //!   definition ends the throttle. Tasks that reach RUNNING and then crash are not throttled:
 //!   ECS replaces them at once. An image may also crash after start (a bad build).
 //! * **Deployments.** A new task definition or `forceNewDeployment` starts a deployment (IN_PROGRESS):
-//!   new tasks are launched (maximum 200 %), and once they serve the old ones are stopped as
-//!   planned and the deployment COMPLETED. The deployment circuit breaker counts tasks of the
+//!   new tasks are launched (maximum 200 %); old tasks are kept only as far as the new ones do not
+//!   yet serve `desiredCount` (minimum healthy 100 %: a lower count during a rollout stops old
+//!   tasks at once), and once the new ones serve, the rest are stopped as planned and the
+//!   deployment COMPLETED. The deployment circuit breaker counts tasks of the
 //!   deployment that stop before serving; at `max(3, min(200, ceil(desired / 2)))` the deployment
 //!   FAILED and, with rollback, the last COMPLETED deployment's task definition is rolled out again.
 //! * **Events.** Every stop is an `ECS Task State Change` (STOPPED) event shaped like
@@ -352,6 +354,23 @@ impl Ecs {
         Ok(arn)
     }
 
+    /// A task definition already registered for an image tag (the primary's first): what a
+    /// CloudFormation rollback goes back to instead of registering a new revision.
+    pub fn definition_with_tag(&self, tag: &str) -> Option<String> {
+        let primary = self.task_definition();
+        if self.image_of(&primary).map(image_tag) == Some(tag) {
+            return Some(primary);
+        }
+        let mut found: Vec<&String> = self
+            .definitions
+            .iter()
+            .filter(|(_, image)| image_tag(image) == tag)
+            .map(|(arn, _)| arn)
+            .collect();
+        found.sort();
+        found.first().map(|arn| (*arn).clone())
+    }
+
     /// The image a task definition runs (as registered).
     pub fn image_of(&self, task_definition: &str) -> Option<&str> {
         self.definitions.get(task_definition).map(String::as_str)
@@ -376,6 +395,31 @@ impl Ecs {
     /// Tasks serving traffic now.
     pub fn serving(&self, now: DateTime<Utc>) -> u32 {
         u32::try_from(self.tasks.iter().filter(|t| t.serving(now)).count()).unwrap_or(0)
+    }
+
+    /// Serving tasks over `[from, to)`: (fewest at any moment, time-weighted average).
+    pub fn serving_over(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> (u32, f64) {
+        let span = (to - from).num_milliseconds().max(1) as f64;
+        let mut level = self
+            .timeline
+            .iter()
+            .take_while(|(t, _, _)| *t <= from)
+            .last()
+            .map(|(_, s, _)| *s)
+            .unwrap_or_else(|| self.serving(from));
+        let (mut fewest, mut weighted, mut at) = (level, 0.0, from);
+        for (t, serving, _) in self
+            .timeline
+            .iter()
+            .filter(|(t, _, _)| *t > from && *t < to)
+        {
+            weighted += f64::from(level) * (*t - at).num_milliseconds() as f64;
+            level = *serving;
+            fewest = fewest.min(level);
+            at = *t;
+        }
+        weighted += f64::from(level) * (to - at).num_milliseconds() as f64;
+        (fewest, weighted / span)
     }
 
     /// Tasks registered with the target group (running, healthy or not).
@@ -858,6 +902,31 @@ impl Ecs {
                 &primary.id,
                 &format!("ECS deployment {} completed.", primary.id),
             );
+        }
+        // a rollout keeps at least `desired` healthy tasks (minimum healthy 100 %): old tasks
+        // beyond what the new ones do not yet cover are stopped
+        if primary.rollout == Rollout::InProgress {
+            let keep = usize::try_from((self.desired - serving_primary).max(0)).unwrap_or(0);
+            let mut old: Vec<usize> = (0..self.tasks.len())
+                .filter(|i| self.tasks[*i].live() && self.tasks[*i].deployment != primary.id)
+                .collect();
+            if old.len() > keep {
+                // the ones not serving go first
+                old.sort_by_key(|i| self.tasks[*i].serving(now));
+                let excess = old.len() - keep;
+                let mut chosen: Vec<usize> = old.into_iter().take(excess).collect();
+                chosen.sort_unstable();
+                for index in chosen.into_iter().rev() {
+                    self.stop(
+                        now,
+                        index,
+                        Stop::Planned {
+                            deployment: primary.id.clone(),
+                        },
+                    )
+                    .await?;
+                }
+            }
         }
         // counts
         let live = self.primary_live();

@@ -18,6 +18,8 @@
 //! * [`people`] — who gets paged (the `oncall` subscriptions' filter policies).
 //! * [`wire`] — the HTTP layer every actor talks through: a record of every call, and the two
 //!   gap fills (DescribeServices from the ECS model; SQS delays in simulated time).
+//! * [`resources`] — the template's queues and the ledger table, created for a scenario; queue
+//!   reading with message attributes.
 //! * [`rng`] — deterministic randomness.
 
 pub mod alarms;
@@ -29,6 +31,7 @@ pub mod filter;
 pub mod lambda;
 pub mod people;
 pub mod quota;
+pub mod resources;
 pub mod rng;
 pub mod template;
 pub mod wire;
