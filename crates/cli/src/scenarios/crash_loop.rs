@@ -121,3 +121,32 @@ pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
     );
     Ok(sim.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phoenix_testkit::sim::people::OncallMessage;
+    use std::collections::BTreeMap;
+
+    fn page(subject: &str, severity: Option<&str>) -> OncallMessage {
+        OncallMessage {
+            at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+            by: "alarm-notifier#1".into(),
+            subject: subject.into(),
+            attributes: severity
+                .map(|s| BTreeMap::from([("severity".to_owned(), s.to_owned())]))
+                .unwrap_or_default(),
+            body: String::new(),
+            about: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_page_is_justified_when_it_needs_a_person() {
+        assert!(justified(&page("CRITICAL: loop", Some("critical"))));
+        assert!(justified(&page("WARNING: capped", Some("warning"))));
+        assert!(!justified(&page("INFO: scaled out", Some("info"))));
+        assert!(justified(&page("ALARM: \"dlq\" in EU (Ireland)", None)));
+        assert!(!justified(&page("OK: \"dlq\" in EU (Ireland)", None)));
+    }
+}

@@ -1,5 +1,5 @@
-//! `late-duplicate`: every event and message is delivered twice — the copy up to 90 s late, so
-//! after later ones, and to another Lambda container. A service task crashes (ECS replaces it),
+//! `late-duplicate`: every event and message is delivered twice — the copy 90 s late, so after
+//! the ones that follow it, and to another Lambda container. A service task crashes (ECS replaces it),
 //! the standalone worker crashes (phoenix-ops restarts it), the CPU alarm fires and recovers.
 //!
 //! What a user cares about: every effect once — one replacement, one Slack post and one page per
@@ -24,7 +24,7 @@ pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
         },
     )
     .await?;
-    sim.act("every delivery twice, the second copy up to 90 s late, to another container");
+    sim.act("every delivery twice, the second copy 90 s late, to another container");
     sim.run_until(sim.at(2)).await?;
     let crash_at = sim.now;
     sim.crash_a_task().await?;

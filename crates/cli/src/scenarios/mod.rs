@@ -56,7 +56,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "late-duplicate",
-        story: "every event is delivered twice, the copy up to 90 s late, to another container",
+        story: "every event is delivered twice, the copy 90 s late (out of order), to another container",
     },
     Scenario {
         name: "parked-by-person",
@@ -111,8 +111,12 @@ pub async fn run(list: bool, names: &[String]) -> ExitCode {
         selected = SCENARIOS.iter().collect();
     }
     let started = Instant::now();
+    let template = std::env::var("PHOENIX_SCENARIO_TEMPLATE")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "infra/template.yaml".to_owned());
     println!(
-        "phoenix-ops scenarios: {} scenario(s) side by side in simulated time, each in its own emulator account, wired by infra/template.yaml",
+        "phoenix-ops scenarios: {} scenario(s) side by side in simulated time, each in its own emulator account, wired by {template}",
         selected.len()
     );
     let emulator = match Emulator::start() {

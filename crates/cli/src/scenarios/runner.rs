@@ -85,7 +85,7 @@ enum Source {
     Sqs {
         source: SqsSource,
         queue_arn: String,
-        message: QueueMessage,
+        message: Box<QueueMessage>,
         receive_count: u32,
     },
 }
@@ -418,6 +418,22 @@ impl Sim {
             started,
             world,
         };
+        // Lambda metrics exist only for the functions the scenarios run (backup does not run).
+        let simulated: Vec<String> = Target::ALL
+            .iter()
+            .filter_map(|t| {
+                sim.wiring
+                    .function(t.name())
+                    .map(|f| f.settings.logical_id.clone())
+            })
+            .collect();
+        sim.alarms.skip(|def| {
+            def.namespace == "AWS/Lambda"
+                && def
+                    .dimensions
+                    .get("FunctionName")
+                    .is_some_and(|f| !simulated.contains(f))
+        });
         // The ten minutes before the start happened too: the ALB counted the same traffic.
         for back in (1..=10).rev() {
             let minute = t0 - Duration::minutes(back);
@@ -461,9 +477,20 @@ impl Sim {
                     target.name()
                 )));
             };
+            // The world's settings win (they name what the emulator holds), except where the
+            // template names a queue the runner created for it: only those are wired to functions.
             let mut env = self.world.env();
+            let created: BTreeSet<&String> = self
+                .queues
+                .values()
+                .flat_map(|(url, arn)| [url, arn])
+                .collect();
             for (k, v) in &wiring.environment {
-                env.entry(k.clone()).or_insert_with(|| v.clone());
+                if created.contains(v) {
+                    env.insert(k.clone(), v.clone());
+                } else {
+                    env.entry(k.clone()).or_insert_with(|| v.clone());
+                }
             }
             env.entry("STACK_NAME".into())
                 .or_insert_with(|| STACK.to_owned());
@@ -718,10 +745,10 @@ impl Sim {
                 self.close_minute().await?;
             } else if schedule_at.is_some_and(|t| t <= next) {
                 self.fire_schedules().await?;
-            } else if let Some(key) = self.queue.keys().next().copied() {
-                if let Some(job) = self.queue.remove(&key) {
-                    self.run_job(job).await?;
-                }
+            } else if let Some(key) = self.queue.keys().next().copied()
+                && let Some(job) = self.queue.remove(&key)
+            {
+                self.run_job(job).await?;
             }
             if let Some(previous) = self.pending_rollback.take() {
                 self.rollback_stack(previous).await?;
@@ -1463,20 +1490,21 @@ impl Sim {
 
     /// Reads a queue a function consumes; each message is delivered when due (simulated time).
     async fn deliver_queue(&mut self, url: &str) -> Result<(), SimError> {
-        let Some((logical, (_, arn))) = self
+        let found = self
             .queues
             .iter()
             .find(|(_, (u, _))| u == url)
-            .map(|(l, q)| (l.clone(), q.clone()))
-        else {
-            return Ok(());
-        };
-        let Some((target, source)) = self
-            .sqs_sources
-            .iter()
-            .find(|(_, s)| s.queue == logical)
-            .cloned()
-        else {
+            .map(|(l, q)| (l.clone(), q.clone()));
+        let source = found.as_ref().and_then(|(logical, _)| {
+            self.sqs_sources
+                .iter()
+                .find(|(_, s)| &s.queue == logical)
+                .cloned()
+        });
+        let (Some((logical, (_, arn))), Some((target, source))) = (found, source) else {
+            self.say(format!(
+                "SQS: a message went to {url}, which no function of the template reads (it stays there)"
+            ));
             return Ok(());
         };
         for message in resources::drain(&self.world.sdk, url).await? {
@@ -1495,7 +1523,7 @@ impl Sim {
                     source: Source::Sqs {
                         source: source.clone(),
                         queue_arn: arn.clone(),
-                        message: message.clone(),
+                        message: Box::new(message.clone()),
                         receive_count: 1,
                     },
                     container: i % self.containers(target),
@@ -1894,4 +1922,53 @@ fn resolver(
         );
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sns(message: &str, subject: Option<&str>) -> SnsMessage {
+        SnsMessage {
+            message_id: "m".into(),
+            topic_arn: "arn:aws:sns:eu-west-1:1:alerts".into(),
+            subject: subject.map(str::to_owned),
+            message: message.into(),
+            timestamp: String::new(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn two_copies_of_the_same_news_share_an_identity() {
+        let alarm = r#"{"AlarmName":"cpu","NewStateValue":"ALARM","StateChangeTime":"2026-01-01T00:00:00.000+0000"}"#;
+        assert_eq!(
+            identity(&sns(alarm, None)),
+            "alarm:cpu:ALARM:2026-01-01T00:00:00.000+0000"
+        );
+        let notice =
+            r#"{"severity":"error","source":"task-recovery","title":"crashed","event_id":"e-1"}"#;
+        let (a, b) = (sns(notice, Some("x")), sns(notice, Some("y")));
+        assert_eq!(identity(&a), identity(&b));
+        assert_eq!(identity(&a), "notice:task-recovery:e-1:crashed");
+        assert_eq!(identity(&sns("plain", Some("Hello"))), "text:Hello");
+    }
+
+    #[test]
+    fn error_chains_name_every_source() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("service error")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(error_chain(&e), "service error: connection refused");
+    }
 }

@@ -275,6 +275,20 @@ impl Alarms {
         Ok(alarms)
     }
 
+    /// Sets aside the alarms no model can feed (they are listed as not modelled).
+    pub fn skip(&mut self, unfed: impl Fn(&AlarmDef) -> bool) {
+        let (skipped, kept): (Vec<AlarmDef>, Vec<AlarmDef>) = std::mem::take(&mut self.defs)
+            .into_iter()
+            .partition(|d| unfed(d));
+        self.defs = kept;
+        for def in skipped {
+            self.not_modelled.push(format!(
+                "{} ({}/{} of a function not simulated)",
+                def.logical_id, def.namespace, def.metric
+            ));
+        }
+    }
+
     pub fn state(&self, name: &str) -> AlarmState {
         self.states.get(name).copied().unwrap_or(AlarmState::Ok)
     }

@@ -173,17 +173,23 @@ mod tests {
         assert_eq!(traffic.at(at(4)), 150);
         assert_eq!(traffic.at(at(5)), 800);
         let mut alb = Alb::default();
-        let s = alb.close_minute(at(0), 150, 1, 1);
+        let s = alb.close_minute(at(0), 150, (1, 1.0), 1);
         assert_eq!((s.capacity, s.served, s.request_count), (100, 100, 150));
         assert_eq!(s.cpu, Some(90.0));
-        let none = alb.close_minute(at(1), 150, 0, 0);
+        let half = alb.close_minute(at(1), 150, (1, 1.5), 2);
+        assert_eq!(
+            (half.serving, half.capacity),
+            (1, 150),
+            "a second task serving half the minute"
+        );
+        let none = alb.close_minute(at(1), 150, (0, 0.0), 0);
         assert_eq!(
             (none.request_count, none.cpu),
             (0, None),
             "no target: nothing counted"
         );
         alb.burn_cpu(at(2), at(3), 95.0);
-        assert_eq!(alb.close_minute(at(2), 50, 2, 2).cpu, Some(95.0));
+        assert_eq!(alb.close_minute(at(2), 50, (2, 2.0), 2).cpu, Some(95.0));
     }
 
     #[test]

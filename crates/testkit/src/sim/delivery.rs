@@ -22,8 +22,10 @@ pub struct Chaos {
     pub first_copy_after: Duration,
     /// Probability that a message is delivered a second time.
     pub duplicate: f64,
-    /// The second copy arrives up to this much after the first (uniformly).
-    pub late_by_up_to: Duration,
+    /// The second copy arrives this much after the first…
+    pub late_by: Duration,
+    /// …plus up to this much more (uniformly).
+    pub spread: Duration,
 }
 
 impl Chaos {
@@ -32,16 +34,19 @@ impl Chaos {
         Chaos {
             first_copy_after: Duration::seconds(1),
             duplicate: 0.0,
-            late_by_up_to: Duration::zero(),
+            late_by: Duration::zero(),
+            spread: Duration::zero(),
         }
     }
 
-    /// Every message twice, the second copy up to `late` later (so after later messages).
+    /// Every message twice, the second copy `late` later (so after the messages that follow
+    /// within that time: out of order).
     pub fn duplicates(late: Duration) -> Chaos {
         Chaos {
             first_copy_after: Duration::seconds(1),
             duplicate: 1.0,
-            late_by_up_to: late,
+            late_by: late,
+            spread: Duration::zero(),
         }
     }
 
@@ -50,9 +55,9 @@ impl Chaos {
         let first = now + self.first_copy_after;
         let mut copies = vec![first];
         if rng.chance(self.duplicate) {
-            let spread = self.late_by_up_to.num_seconds().max(0) as u64;
-            let late = Duration::seconds(1 + rng.below(spread + 1) as i64);
-            copies.push(first + late);
+            let spread = self.spread.num_seconds().max(0) as u64;
+            let extra = Duration::seconds(i64::try_from(rng.below(spread + 1)).unwrap_or(0));
+            copies.push(first + self.late_by.max(Duration::seconds(1)) + extra);
         }
         copies
     }
@@ -71,7 +76,16 @@ mod tests {
             vec![now + Duration::seconds(1)]
         );
         let copies = Chaos::duplicates(Duration::seconds(90)).plan(&mut rng, now);
-        assert_eq!(copies.len(), 2);
-        assert!(copies[1] > copies[0] && copies[1] <= copies[0] + Duration::seconds(91));
+        assert_eq!(
+            copies,
+            vec![now + Duration::seconds(1), now + Duration::seconds(91)]
+        );
+        let spread = Chaos {
+            spread: Duration::seconds(30),
+            ..Chaos::duplicates(Duration::seconds(60))
+        }
+        .plan(&mut rng, now);
+        assert!(spread[1] >= spread[0] + Duration::seconds(60));
+        assert!(spread[1] <= spread[0] + Duration::seconds(90));
     }
 }

@@ -1099,15 +1099,14 @@ impl Ecs {
         );
         self.tasks[index].phase = Phase::Stopped;
         let failed_before_serving = !task.serving(now) && !matches!(how, Stop::Planned { .. });
-        if failed_before_serving {
-            if let Some(d) = self
+        if failed_before_serving
+            && let Some(d) = self
                 .deployments
                 .iter_mut()
                 .find(|d| d.id == task.deployment)
-                && d.rollout == Rollout::InProgress
-            {
-                d.failed_tasks += 1;
-            }
+            && d.rollout == Rollout::InProgress
+        {
+            d.failed_tasks += 1;
         }
         if matches!(how, Stop::FailedToStart { .. }) {
             self.start_failures += 1;
