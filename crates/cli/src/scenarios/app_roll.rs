@@ -5,8 +5,6 @@
 //! desiredCount), the service keeps enough capacity through the roll, the new version is out
 //! within minutes, and nobody is paged for a routine deploy.
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use phoenix_testkit::emulator::Emulator;
 use phoenix_testkit::sim::SimError;
@@ -14,7 +12,7 @@ use phoenix_testkit::sim::ecs::{Image, image_tag};
 
 use super::runner::{Report, Setup, Sim};
 
-pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
+pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
     let mut sim = Sim::start("app-roll", emulator, Setup::default()).await?;
     sim.act("steady traffic, then a spike to 800 requests per minute");
     sim.run_until(sim.at(5)).await?;

@@ -7,8 +7,6 @@
 //! justified; the rollback is reported; phoenix-ops adds no restarts of its own (no restart
 //! storm); the old version keeps serving throughout.
 
-use std::sync::Arc;
-
 use phoenix_testkit::emulator::Emulator;
 use phoenix_testkit::sim::SimError;
 use phoenix_testkit::sim::ecs::{Image, Rollout, image_tag};
@@ -21,7 +19,7 @@ pub fn justified(page: &phoenix_testkit::sim::people::OncallMessage) -> bool {
         || (page.severity().is_none() && page.subject.starts_with("ALARM"))
 }
 
-pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
+pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
     let mut sim = Sim::start("crash-loop", emulator, Setup::default()).await?;
     sim.act("steady service; then phoenix:1.6.0, which crashes on start, is deployed");
     sim.run_until(sim.at(2)).await?;

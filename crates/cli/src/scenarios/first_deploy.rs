@@ -6,8 +6,6 @@
 //! started, nothing pages and the scaler leaves the parked service alone; once the image exists,
 //! capacity comes within a stated time; nothing ever looks like a crash loop.
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use phoenix_testkit::emulator::Emulator;
 use phoenix_testkit::sim::SimError;
@@ -16,7 +14,7 @@ use phoenix_testkit::sim::quota::ConcurrencyQuota;
 
 use super::runner::{Report, Setup, Sim};
 
-pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
+pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
     let mut sim = Sim::start(
         "first-deploy",
         emulator,

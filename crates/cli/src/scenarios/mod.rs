@@ -64,16 +64,33 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-async fn run_one(name: &'static str, emulator: Arc<Emulator>) -> Report {
+/// The emulator: the one `scripts/test.sh` shares (`PHOENIX_EMULATOR_URL`), or our own.
+#[derive(Clone)]
+enum Moto {
+    Own(Arc<Emulator>),
+    Shared(&'static Emulator),
+}
+
+impl Moto {
+    fn get(&self) -> &Emulator {
+        match self {
+            Moto::Own(emulator) => emulator,
+            Moto::Shared(emulator) => emulator,
+        }
+    }
+}
+
+async fn run_one(name: &'static str, moto: Moto) -> Report {
     let started = Instant::now();
+    let emulator = moto.get();
     let result: Result<Report, SimError> = match name {
-        "first-deploy" => first_deploy::run(&emulator).await,
-        "app-roll" => app_roll::run(&emulator).await,
-        "stuck-service" => stuck_service::run(&emulator).await,
-        "crash-loop" => crash_loop::run(&emulator).await,
-        "slack-outage" => slack_outage::run(&emulator).await,
-        "late-duplicate" => late_duplicate::run(&emulator).await,
-        "parked-by-person" => parked_by_person::run(&emulator).await,
+        "first-deploy" => first_deploy::run(emulator).await,
+        "app-roll" => app_roll::run(emulator).await,
+        "stuck-service" => stuck_service::run(emulator).await,
+        "crash-loop" => crash_loop::run(emulator).await,
+        "slack-outage" => slack_outage::run(emulator).await,
+        "late-duplicate" => late_duplicate::run(emulator).await,
+        "parked-by-person" => parked_by_person::run(emulator).await,
         other => Err(SimError::Scenario(format!("no scenario named {other}"))),
     };
     result.unwrap_or_else(|e| Report {
@@ -119,12 +136,16 @@ pub async fn run(list: bool, names: &[String]) -> ExitCode {
         "phoenix-ops scenarios: {} scenario(s) side by side in simulated time, each in its own emulator account, wired by {template}",
         selected.len()
     );
-    let emulator = match Emulator::start() {
-        Ok(emulator) => Arc::new(emulator),
-        Err(e) => {
-            eprintln!("phoenix-ops: the scenarios cannot start: {e}");
-            return ExitCode::from(2);
-        }
+    // Each scenario works in its own account, so a shared emulator is fine.
+    let emulator = match std::env::var("PHOENIX_EMULATOR_URL") {
+        Ok(url) if !url.trim().is_empty() => Moto::Shared(Emulator::shared()),
+        _ => match Emulator::start() {
+            Ok(emulator) => Moto::Own(Arc::new(emulator)),
+            Err(e) => {
+                eprintln!("phoenix-ops: the scenarios cannot start: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     // One thread: the handlers' futures are not Send (the adapter writes to a `&mut dyn Write`);
     // the scenarios still overlap wherever one waits (the emulator, a handler's own sleeps).
@@ -134,14 +155,10 @@ pub async fn run(list: bool, names: &[String]) -> ExitCode {
         .await
 }
 
-async fn run_selected(
-    selected: &[&Scenario],
-    emulator: Arc<Emulator>,
-    started: Instant,
-) -> ExitCode {
+async fn run_selected(selected: &[&Scenario], emulator: Moto, started: Instant) -> ExitCode {
     let handles: Vec<_> = selected
         .iter()
-        .map(|s| tokio::task::spawn_local(run_one(s.name, Arc::clone(&emulator))))
+        .map(|s| tokio::task::spawn_local(run_one(s.name, emulator.clone())))
         .collect();
     let mut reports = Vec::new();
     for (scenario, handle) in selected.iter().zip(handles) {

@@ -4,15 +4,13 @@
 //! What a user cares about: a parked service stays parked — nobody else owns desiredCount while
 //! it is at 0, and nothing pages; once unparked, the scaler follows demand again.
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use phoenix_testkit::emulator::Emulator;
 use phoenix_testkit::sim::SimError;
 
 use super::runner::{Report, Setup, Sim};
 
-pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
+pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
     let mut sim = Sim::start(
         "parked-by-person",
         emulator,

@@ -10,7 +10,6 @@
 //! AWS call goes through the [`Wire`], which records who did what.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use ::alarm_notifier::AlarmNotifier;
@@ -303,7 +302,7 @@ impl Sim {
     /// Seeds a world in a new account of `emulator` and reads the template.
     pub async fn start(
         name: &'static str,
-        emulator: &Arc<Emulator>,
+        emulator: &Emulator,
         setup: Setup,
     ) -> Result<Sim, SimError> {
         let started = std::time::Instant::now();
@@ -1860,6 +1859,7 @@ fn resolver(
         metric_dimension(&world.target_group_arn),
     );
     put("AppLogGroup", world::APP_LOG_GROUP.to_owned());
+    put("AppRepository", world::APP_FAMILY.to_owned());
     put("TaskSecurityGroup", world.security_group.clone());
     if let Some(a) = world.subnets.first() {
         put("PrivateSubnetA", a.clone());

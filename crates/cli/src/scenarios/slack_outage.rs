@@ -6,15 +6,13 @@
 //! lost (each reached Slack or waits, accounted, in the notifier's dead-letter queue, whose alarm
 //! reached a person), and pages still reach people during the outage, once each.
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use phoenix_testkit::emulator::Emulator;
 use phoenix_testkit::sim::SimError;
 
 use super::runner::{Report, Setup, Sim};
 
-pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
+pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
     let mut sim = Sim::start("slack-outage", emulator, Setup::default()).await?;
     sim.act("Slack goes down; GET /generatecert burns CPU for 8 minutes");
     sim.run_until(sim.at(1)).await?;

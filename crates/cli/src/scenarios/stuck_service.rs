@@ -5,7 +5,6 @@
 //! invocation; Slack never says "waiting for ECS" and then nothing; nobody but the scaler touches
 //! desiredCount.
 
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
@@ -14,7 +13,7 @@ use phoenix_testkit::sim::SimError;
 
 use super::runner::{Report, Setup, Sim, Target};
 
-pub async fn run(emulator: &Arc<Emulator>) -> Result<Report, SimError> {
+pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
     let mut sim = Sim::start("stuck-service", emulator, Setup::default()).await?;
     sim.act("steady service; then ECS's scheduler gets stuck and a task crashes");
     sim.run_until(sim.at(3)).await?;
