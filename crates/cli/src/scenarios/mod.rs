@@ -12,6 +12,7 @@ mod app_roll;
 mod crash_loop;
 mod first_deploy;
 mod late_duplicate;
+mod notifier_down;
 mod parked_by_person;
 pub mod runner;
 mod slack_outage;
@@ -62,6 +63,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "parked-by-person",
         story: "a person parks the service at 0 for the night, then unparks it",
     },
+    Scenario {
+        name: "notifier-down",
+        story: "a bad release of alarm-notifier fails every invocation while a task crashes",
+    },
 ];
 
 /// The emulator: the one `scripts/test.sh` shares (`PHOENIX_EMULATOR_URL`), or our own.
@@ -91,6 +96,7 @@ async fn run_one(name: &'static str, moto: Moto) -> Report {
         "slack-outage" => slack_outage::run(emulator).await,
         "late-duplicate" => late_duplicate::run(emulator).await,
         "parked-by-person" => parked_by_person::run(emulator).await,
+        "notifier-down" => notifier_down::run(emulator).await,
         other => Err(SimError::Scenario(format!("no scenario named {other}"))),
     };
     result.unwrap_or_else(|e| Report {

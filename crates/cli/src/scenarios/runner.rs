@@ -112,6 +112,8 @@ pub struct Setup {
     pub traffic: u64,
     /// Lambda containers per function.
     pub containers: usize,
+    /// Settings a release changes, per function (over the world's and the template's).
+    pub env: Vec<(Target, &'static str, &'static str)>,
 }
 
 impl Default for Setup {
@@ -123,6 +125,7 @@ impl Default for Setup {
             seed: 14,
             traffic: 150,
             containers: 2,
+            env: Vec::new(),
         }
     }
 }
@@ -228,6 +231,8 @@ pub struct Sim {
     scaler: Vec<RequestScaler>,
     notifier: Vec<AlarmNotifier>,
     settings: BTreeMap<Target, LambdaSettings>,
+    /// Functions whose configuration does not load: every invocation fails at init.
+    pub broken: BTreeMap<Target, String>,
     /// Queue logical ids → (URL, ARN), for the template's queues.
     queues: BTreeMap<String, (String, String)>,
     sqs_sources: Vec<(Target, SqsSource)>,
@@ -401,6 +406,7 @@ impl Sim {
             scaler: Vec::new(),
             notifier: Vec::new(),
             settings: BTreeMap::new(),
+            broken: BTreeMap::new(),
             queues,
             sqs_sources: Vec::new(),
             schedules: Vec::new(),
@@ -438,7 +444,8 @@ impl Sim {
             let minute = t0 - Duration::minutes(back);
             sim.record_minute(minute, minute + Duration::minutes(1));
         }
-        sim.wire_functions(setup.containers.max(1)).await?;
+        sim.wire_functions(setup.containers.max(1), &setup.env)
+            .await?;
         sim.say(format!(
             "world: account {}, ECS {}/{} with {} task(s), {} req/min; {}: {} metric alarms, {} subscription(s) of people on oncall ({})",
             sim.world.account,
@@ -468,7 +475,11 @@ impl Sim {
     }
 
     /// Builds each function's containers from the world's configuration plus the template's.
-    async fn wire_functions(&mut self, containers: usize) -> Result<(), SimError> {
+    async fn wire_functions(
+        &mut self,
+        containers: usize,
+        overrides: &[(Target, &'static str, &'static str)],
+    ) -> Result<(), SimError> {
         for target in Target::ALL {
             let Some(wiring) = self.wiring.function(target.name()).cloned() else {
                 return Err(SimError::Template(format!(
@@ -495,6 +506,9 @@ impl Sim {
                 .or_insert_with(|| STACK.to_owned());
             env.entry("LOG_LEVEL".into())
                 .or_insert_with(|| "warn".to_owned());
+            for (_, k, v) in overrides.iter().filter(|(t, _, _)| *t == target) {
+                env.insert((*k).to_owned(), (*v).to_owned());
+            }
             let ledger = env
                 .entry("LEDGER_TABLE".into())
                 .or_insert_with(|| "phoenix-ledger".to_owned())
@@ -506,22 +520,28 @@ impl Sim {
                 self.wire
                     .sdk_for(&self.world.sdk, &format!("{}#{}", target.name(), i + 1))
             };
-            match target {
-                Target::TaskRecovery => {
-                    for i in 0..containers {
-                        self.recovery.push(build::<TaskRecovery>(&env, &sdk(i))?);
-                    }
-                }
-                Target::RequestScaler => {
-                    for i in 0..containers {
-                        self.scaler.push(build::<RequestScaler>(&env, &sdk(i))?);
-                    }
-                }
-                Target::AlarmNotifier => {
-                    for i in 0..containers {
-                        self.notifier.push(build::<AlarmNotifier>(&env, &sdk(i))?);
-                    }
-                }
+            let built = match target {
+                Target::TaskRecovery => (0..containers)
+                    .map(|i| build::<TaskRecovery>(&env, &sdk(i)))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|c| self.recovery = c),
+                Target::RequestScaler => (0..containers)
+                    .map(|i| build::<RequestScaler>(&env, &sdk(i)))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|c| self.scaler = c),
+                Target::AlarmNotifier => (0..containers)
+                    .map(|i| build::<AlarmNotifier>(&env, &sdk(i)))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|c| self.notifier = c),
+            };
+            if let Err(e) = built {
+                // Lambda runs the init of every new container and fails each invocation.
+                let why = match e {
+                    SimError::Scenario(why) => why,
+                    other => other.to_string(),
+                };
+                self.say(format!("⚠ {why}: every invocation fails at init"));
+                self.broken.insert(target, why);
             }
             for schedule in &wiring.schedules {
                 if let Some(every) = schedule.every {
@@ -1055,39 +1075,48 @@ impl Sim {
         let at = self.now;
         self.wire.set_now(at);
         let container = job.container % self.containers(job.target);
-        let invoked = match job.target {
-            Target::TaskRecovery => {
-                lambda::invoke(
-                    &self.recovery[container],
-                    &settings,
-                    payload,
-                    at,
-                    &request_id,
-                    STACK,
-                )
-                .await
+        let invoked = if let Some(error) = self.broken.get(&job.target) {
+            Invoked {
+                result: Err(format!("Runtime.InitError: {error}")),
+                elapsed: StdDuration::ZERO,
+                timed_out: false,
+                lines: Vec::new(),
             }
-            Target::RequestScaler => {
-                lambda::invoke(
-                    &self.scaler[container],
-                    &settings,
-                    payload,
-                    at,
-                    &request_id,
-                    STACK,
-                )
-                .await
-            }
-            Target::AlarmNotifier => {
-                lambda::invoke(
-                    &self.notifier[container],
-                    &settings,
-                    payload,
-                    at,
-                    &request_id,
-                    STACK,
-                )
-                .await
+        } else {
+            match job.target {
+                Target::TaskRecovery => {
+                    lambda::invoke(
+                        &self.recovery[container],
+                        &settings,
+                        payload,
+                        at,
+                        &request_id,
+                        STACK,
+                    )
+                    .await
+                }
+                Target::RequestScaler => {
+                    lambda::invoke(
+                        &self.scaler[container],
+                        &settings,
+                        payload,
+                        at,
+                        &request_id,
+                        STACK,
+                    )
+                    .await
+                }
+                Target::AlarmNotifier => {
+                    lambda::invoke(
+                        &self.notifier[container],
+                        &settings,
+                        payload,
+                        at,
+                        &request_id,
+                        STACK,
+                    )
+                    .await
+                }
             }
         };
         // The handler's real time is simulated time too (whole seconds; the world stood still).

@@ -238,6 +238,15 @@ mod tests {
         .expect("policy from a JSON string");
         assert!(lenient.accepts(&BTreeMap::new(), ""));
         assert!(!lenient.accepts(&attrs("info"), ""));
+        // warning and above, and the attribute-less pages CloudWatch alarm actions send
+        let people = FilterPolicy::new(
+            &json!({"severity": ["warning", "error", "critical", {"exists": false}]}),
+            None,
+        )
+        .expect("policy");
+        assert!(people.accepts(&BTreeMap::new(), ""));
+        assert!(people.accepts(&attrs("warning"), ""));
+        assert!(!people.accepts(&attrs("info"), ""));
         let body = FilterPolicy::new(&json!({"level": ["high"]}), Some("MessageBody")).expect("p");
         assert!(body.accepts(&BTreeMap::new(), r#"{"level": "high"}"#));
         assert!(!body.accepts(&BTreeMap::new(), "not json"));
