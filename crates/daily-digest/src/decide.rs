@@ -183,13 +183,23 @@ pub fn clock(t: DateTime<Utc>, window: &Window) -> String {
     }
 }
 
-/// Hours, rounded to whole hours past 2, to minutes below.
+/// A length of time as people say it: `9 min`, `1 h 50 min`, `30 h`, `3 d 2 h` (to the minute;
+/// negative reads `0 min`).
 pub fn age(d: Duration) -> String {
     let minutes = d.num_minutes().max(0);
-    if minutes < 120 {
+    let (hours, days) = (minutes / 60, minutes / (24 * 60));
+    if minutes < 60 {
         format!("{minutes} min")
+    } else if hours < 48 {
+        match minutes % 60 {
+            0 => format!("{hours} h"),
+            m => format!("{hours} h {m} min"),
+        }
     } else {
-        format!("{} h", (minutes + 30) / 60)
+        match hours % 24 {
+            0 => format!("{days} d"),
+            h => format!("{days} d {h} h"),
+        }
     }
 }
 

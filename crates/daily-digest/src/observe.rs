@@ -127,7 +127,11 @@ pub async fn requests(
         "Sum",
     );
     let points = metric_data(cloudwatch, vec![q], window.start, window.end, target_group).await?;
-    Ok(points.into_iter().map(|(_, p)| p).collect())
+    Ok(points
+        .into_iter()
+        .filter(|(id, _)| id == "requests")
+        .map(|(_, p)| p)
+        .collect())
 }
 
 /// backup's heartbeat metrics, hourly, over the last [`BACKUP_LOOKBACK_DAYS`] days:

@@ -3,7 +3,6 @@
 //! fields for the numbers, and a `details` block that tells the day section by section.
 //! alarm-notifier renders it for Slack and (when it is a warning) for on-call.
 
-use phoenix_core::text::human_duration;
 use phoenix_core::{Notice, console};
 
 use crate::decide::{Digest, Episode, age, clock};
@@ -17,7 +16,8 @@ fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `3 crashes · 5 scale actions · 2 alarms`, or `a quiet day`.
+/// `3 crashes, 5 scale actions, 2 alarms`, or `a quiet day`. The title is ASCII: it is also
+/// the SNS subject of the on-call message, where anything else becomes `?`.
 fn counts(digest: &Digest) -> String {
     let scale = u32::try_from(digest.facts.scale_actions.len()).unwrap_or(u32::MAX);
     let alarms = u32::try_from(digest.episodes.len()).unwrap_or(u32::MAX);
@@ -33,16 +33,16 @@ fn counts(digest: &Digest) -> String {
     if parts.is_empty() {
         "a quiet day".to_owned()
     } else {
-        parts.join(" · ")
+        parts.join(", ")
     }
 }
 
 /// The Notice's title.
 pub fn title(digest: &Digest) -> String {
     match digest.open.len() {
-        0 => format!("Daily digest: {} — nothing open", counts(digest)),
+        0 => format!("Daily digest: {}; nothing open", counts(digest)),
         n => format!(
-            "Daily digest: {} need{} a person — {}",
+            "Daily digest: {} need{} a person ({})",
             plural(u32::try_from(n).unwrap_or(u32::MAX), "thing", "things"),
             if n == 1 { "s" } else { "" },
             counts(digest)
@@ -91,13 +91,13 @@ fn episode_line(digest: &Digest, e: &Episode) -> String {
             "{name}: {} → {} ({})",
             clock(s, w),
             clock(t, w),
-            human_duration(t - s)
+            age(t - s)
         ),
         (None, Some(t)) => format!("{name}: in ALARM before {} → {}", since(w), clock(t, w)),
         (Some(s), None) => format!(
             "{name}: {} → still in ALARM ({} so far)",
             clock(s, w),
-            human_duration(digest.now - s)
+            age(digest.now - s)
         ),
         (None, None) => format!(
             "{name}: in ALARM since before {} → still in ALARM",
@@ -182,7 +182,8 @@ pub fn details(digest: &Digest) -> String {
         lines.push(format!("  warning: {title}{}", times(*n)));
     }
 
-    lines.push(format!("Backups ({} runs)", f.backup_runs.len()));
+    let runs = u32::try_from(f.backup_runs.len()).unwrap_or(u32::MAX);
+    lines.push(format!("Backups ({})", plural(runs, "run", "runs")));
     for r in &f.backup_runs {
         let dry = if r.dry_run { " (dry run)" } else { "" };
         lines.push(format!(

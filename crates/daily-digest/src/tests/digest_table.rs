@@ -117,7 +117,7 @@ fn a_calm_day_needs_nobody() {
     assert_eq!(d.export_lag_hours, Some(19.0));
     assert_eq!(
         report::title(&d),
-        "Daily digest: a quiet day — nothing open"
+        "Daily digest: a quiet day; nothing open"
     );
 }
 
@@ -137,7 +137,7 @@ fn what_is_open_and_why() {
         (
             "alarm in ALARM now",
             Box::new(|o| o.alarms = Ok(vec![alarm("alb-5xx", AlarmState::Alarm, at(25, 6, 10))])),
-            vec!["alb-5xx in ALARM since 06:10 (110 min)"],
+            vec!["alb-5xx in ALARM since 06:10 (1 h 50 min)"],
             vec![],
         ),
         (
@@ -356,8 +356,8 @@ fn alarm_episodes_have_a_start_an_end_and_a_length() {
             "Alarms (4)",
             "  dlq: in ALARM before Nov 24 08:00 → 09:30",
             "  docdb-cpu: in ALARM since before Nov 24 08:00 → still in ALARM",
-            "  cpu-peak: 10:42 → 10:51 (9m 0s)",
-            "  alb-5xx: 06:10 → still in ALARM (1h 50m 0s so far)",
+            "  cpu-peak: 10:42 → 10:51 (9 min)",
+            "  alb-5xx: 06:10 → still in ALARM (1 h 50 min so far)",
         ]
     );
     assert_eq!(d.open.len(), 2, "{:?}", d.open);
@@ -443,7 +443,7 @@ fn a_busy_day_reads_section_by_section() {
     assert_eq!(d.planned_stops, 1);
     assert_eq!(
         report::title(&d),
-        "Daily digest: 2 crashes · 2 scale actions — nothing open"
+        "Daily digest: 2 crashes, 2 scale actions; nothing open"
     );
     let details = report::details(&d);
     let head: Vec<&str> = details.lines().take(9).collect();
@@ -456,7 +456,7 @@ fn a_busy_day_reads_section_by_section() {
             "Scaling (2 actions; peak 120 requests/min at 14:07, 160 requests in all)",
             "  14:05 out 2 → 4 tasks",
             "  16:30 in 4 → 2 tasks",
-            "Backups (1 runs)",
+            "Backups (1 run)",
             "  03:00 backed-up: 1 snapshot(s) made, 1 rotated, 1 log export(s) started",
             "  last success 5 h ago (03:00); log export 19 h behind",
         ]
@@ -476,9 +476,12 @@ fn times_outside_the_day_carry_their_date_and_ages_read_well() {
     assert_eq!(clock(at(23, 22, 0), &w), "Nov 23 22:00");
     for (d, want) in [
         (Duration::minutes(0), "0 min"),
-        (Duration::minutes(119), "119 min"),
-        (Duration::minutes(150), "3 h"),
+        (Duration::minutes(59), "59 min"),
+        (Duration::minutes(119), "1 h 59 min"),
+        (Duration::minutes(120), "2 h"),
         (Duration::hours(30), "30 h"),
+        (Duration::hours(74), "3 d 2 h"),
+        (Duration::days(8), "8 d"),
         (Duration::minutes(-5), "0 min"),
     ] {
         assert_eq!(age(d), want);

@@ -3,3 +3,5 @@
 //! the emulator (`e2e`), and the Slack form pinned by a golden file (`golden`).
 
 mod digest_table;
+mod faults;
+mod golden;
