@@ -87,12 +87,7 @@ fn episode_line(digest: &Digest, e: &Episode) -> String {
     let w = &digest.window;
     let name = digest.short_name(&e.alarm);
     match (e.started, e.ended) {
-        (Some(s), Some(t)) => format!(
-            "{name}: {} → {} ({})",
-            clock(s, w),
-            clock(t, w),
-            age(t - s)
-        ),
+        (Some(s), Some(t)) => format!("{name}: {} → {} ({})", clock(s, w), clock(t, w), age(t - s)),
         (None, Some(t)) => format!("{name}: in ALARM before {} → {}", since(w), clock(t, w)),
         (Some(s), None) => format!(
             "{name}: {} → still in ALARM ({} so far)",

@@ -115,10 +115,7 @@ fn a_calm_day_needs_nobody() {
     assert_eq!(d.requests_total, Some(160));
     assert_eq!(d.last_backup, Some(at(25, 3, 0)));
     assert_eq!(d.export_lag_hours, Some(19.0));
-    assert_eq!(
-        report::title(&d),
-        "Daily digest: a quiet day; nothing open"
-    );
+    assert_eq!(report::title(&d), "Daily digest: a quiet day; nothing open");
 }
 
 #[test]

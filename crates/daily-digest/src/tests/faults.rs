@@ -83,12 +83,21 @@ fn handler(rules: &Rules, extra_env: &[(&str, &str)]) -> DailyDigest {
     let mut env = vec![
         ("ALERTS_TOPIC_ARN", TOPIC),
         ("LEDGER_TABLE", "phoenix-ledger"),
-        ("FUNCTION_LOG_GROUPS", "/aws/lambda/phoenix-ops-task-recovery,/aws/lambda/phoenix-ops-backup"),
+        (
+            "FUNCTION_LOG_GROUPS",
+            "/aws/lambda/phoenix-ops-task-recovery,/aws/lambda/phoenix-ops-backup",
+        ),
         ("ALARM_NAMES", "phoenix-ops-cpu-peak,phoenix-ops-dlq"),
         ("CLUSTER_NAME", "phoenix-cluster"),
         ("SERVICE_NAME", "phoenix-service"),
-        ("LOAD_BALANCER_DIMENSION", "app/phoenix-alb/50dc6c495c0c9188"),
-        ("TARGET_GROUP_DIMENSION", "targetgroup/phoenix-tg/73e2d6bc24d8a067"),
+        (
+            "LOAD_BALANCER_DIMENSION",
+            "app/phoenix-alb/50dc6c495c0c9188",
+        ),
+        (
+            "TARGET_GROUP_DIMENSION",
+            "targetgroup/phoenix-tg/73e2d6bc24d8a067",
+        ),
     ];
     env.extend_from_slice(extra_env);
     let config = load_config::<DailyDigest>(Vars::from_pairs(&env)).expect("config");
@@ -96,7 +105,11 @@ fn handler(rules: &Rules, extra_env: &[(&str, &str)]) -> DailyDigest {
         config,
         Clients {
             cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &refs(&rules.cw)),
-            logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &refs(&rules.logs)),
+            logs: mock_client!(
+                aws_sdk_cloudwatchlogs,
+                RuleMode::MatchAny,
+                &refs(&rules.logs)
+            ),
             ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &refs(&rules.ecs)),
             sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, &refs(&rules.sns)),
             dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &refs(&rules.ddb)),
@@ -155,8 +168,18 @@ fn history_pages() -> [Rule; 2] {
             .match_requests(|r| r.next_token().is_none())
             .then_output(|| {
                 DescribeAlarmHistoryOutput::builder()
-                    .alarm_history_items(history_item("phoenix-ops-cpu-peak", at(24, 10, 42), "OK", "ALARM"))
-                    .alarm_history_items(history_item("phoenix-ops-staging-cpu-peak", at(24, 11, 0), "OK", "ALARM"))
+                    .alarm_history_items(history_item(
+                        "phoenix-ops-cpu-peak",
+                        at(24, 10, 42),
+                        "OK",
+                        "ALARM",
+                    ))
+                    .alarm_history_items(history_item(
+                        "phoenix-ops-staging-cpu-peak",
+                        at(24, 11, 0),
+                        "OK",
+                        "ALARM",
+                    ))
                     .next_token("page-2")
                     .build()
             }),
@@ -164,7 +187,12 @@ fn history_pages() -> [Rule; 2] {
             .match_requests(|r| r.next_token() == Some("page-2"))
             .then_output(|| {
                 DescribeAlarmHistoryOutput::builder()
-                    .alarm_history_items(history_item("phoenix-ops-cpu-peak", at(24, 10, 51), "ALARM", "OK"))
+                    .alarm_history_items(history_item(
+                        "phoenix-ops-cpu-peak",
+                        at(24, 10, 51),
+                        "ALARM",
+                        "OK",
+                    ))
                     .build()
             }),
     ]
@@ -173,7 +201,10 @@ fn history_pages() -> [Rule; 2] {
 fn outcome_line(t: DateTime<Utc>, function: &str, outcome: Value) -> FilteredLogEvent {
     FilteredLogEvent::builder()
         .timestamp(t.timestamp_millis())
-        .message(json!({"level": "INFO", "function": function, "stack": STACK, "outcome": outcome}).to_string())
+        .message(
+            json!({"level": "INFO", "function": function, "stack": STACK, "outcome": outcome})
+                .to_string(),
+        )
         .build()
 }
 
@@ -184,10 +215,14 @@ fn log_rules() -> [Rule; 2] {
             .match_requests(|r| r.log_group_name() == Some("/aws/lambda/phoenix-ops-task-recovery"))
             .then_output(|| {
                 FilterLogEventsOutput::builder()
-                    .events(outcome_line(at(24, 9, 12), "task-recovery", json!({"function": "task-recovery",
+                    .events(outcome_line(
+                        at(24, 9, 12),
+                        "task-recovery",
+                        json!({"function": "task-recovery",
                         "decision": "replace-standalone-task",
                         "observed": {"classification": {"kind": {"kind": "crash"}}},
-                        "actions": [{"call": "ecs:RunTask", "target": "w", "status": "done"}]})))
+                        "actions": [{"call": "ecs:RunTask", "target": "w", "status": "done"}]}),
+                    ))
                     .build()
             }),
         mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
@@ -212,14 +247,17 @@ fn service_ok() -> Rule {
 }
 
 fn publish_ok() -> Rule {
-    mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-1").build())
+    mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("m-1").build())
 }
 
 fn ledger_ok() -> Vec<Rule> {
     vec![
         mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build()),
-        mock!(aws_sdk_dynamodb::Client::update_item).then_output(|| UpdateItemOutput::builder().build()),
-        mock!(aws_sdk_dynamodb::Client::delete_item).then_output(|| DeleteItemOutput::builder().build()),
+        mock!(aws_sdk_dynamodb::Client::update_item)
+            .then_output(|| UpdateItemOutput::builder().build()),
+        mock!(aws_sdk_dynamodb::Client::delete_item)
+            .then_output(|| DeleteItemOutput::builder().build()),
     ]
 }
 
@@ -241,7 +279,11 @@ fn calls(rules: &[Rule]) -> usize {
 
 async fn run(rules: &Rules, env: &[(&str, &str)]) -> Result<Outcome, phoenix_core::RetryableError> {
     handler(rules, env)
-        .handle(Invocation::new(schedule(), now()).request_id("req-1").stack(STACK))
+        .handle(
+            Invocation::new(schedule(), now())
+                .request_id("req-1")
+                .stack(STACK),
+        )
         .await
 }
 
@@ -266,35 +308,94 @@ async fn a_healthy_day_reads_every_page_and_publishes_one_notice() {
     assert!(failed_calls(&outcome).is_empty(), "{:?}", outcome.actions);
     assert_eq!(
         outcome.notice_delivery,
-        Some(NoticeDelivery::Published { message_id: "m-1".into() })
+        Some(NoticeDelivery::Published {
+            message_id: "m-1".into()
+        })
     );
     let details = notice(&outcome).details.clone().unwrap_or_default();
-    assert!(details.contains("  cpu-peak: 10:42 → 10:51 (9 min)"), "{details}");
-    assert!(!details.contains("staging"), "another stack's alarm is not ours: {details}");
-    assert!(details.contains("  crash — replacement started"), "{details}");
-    assert!(details.contains("peak 1250 requests/min at 14:07"), "{details}");
-    assert_eq!(rules.cw[2].num_calls() + rules.cw[3].num_calls(), 2, "both history pages");
+    assert!(
+        details.contains("  cpu-peak: 10:42 → 10:51 (9 min)"),
+        "{details}"
+    );
+    assert!(
+        !details.contains("staging"),
+        "another stack's alarm is not ours: {details}"
+    );
+    assert!(
+        details.contains("  crash — replacement started"),
+        "{details}"
+    );
+    assert!(
+        details.contains("peak 1250 requests/min at 14:07"),
+        "{details}"
+    );
+    assert_eq!(
+        rules.cw[2].num_calls() + rules.cw[3].num_calls(),
+        2,
+        "both history pages"
+    );
     assert_eq!(rules.logs[1].num_calls(), 1, "a missing group is no gap");
-    assert_eq!((rules.sns[0].num_calls(), rules.ddb[0].num_calls(), rules.ddb[1].num_calls()), (1, 1, 1));
+    assert_eq!(
+        (
+            rules.sns[0].num_calls(),
+            rules.ddb[0].num_calls(),
+            rules.ddb[1].num_calls()
+        ),
+        (1, 1, 1)
+    );
     assert_eq!(rules.ddb[2].num_calls(), 0, "nothing released");
-    assert_eq!(notice(&outcome).event_id.as_deref(), Some("digest:phoenix-ops:2026-11-25T08:00Z"));
+    assert_eq!(
+        notice(&outcome).event_id.as_deref(),
+        Some("digest:phoenix-ops:2026-11-25T08:00Z")
+    );
 }
 
 #[tokio::test]
 async fn every_read_that_fails_is_a_named_gap_never_a_retry() {
     // (call, the failing rule, what the digest says it could not read)
-    let cases: Vec<(&str, Box<dyn Fn() -> Rule>, &str)> = vec![
-        ("cloudwatch:GetMetricData", Box::new(|| mock!(aws_sdk_cloudwatch::Client::get_metric_data)
-            .then_error(|| GetMetricDataError::generic(error("Throttling")))), "ALB requests"),
-        ("cloudwatch:DescribeAlarms", Box::new(|| mock!(aws_sdk_cloudwatch::Client::describe_alarms)
-            .then_error(|| DescribeAlarmsError::generic(error("InternalFailure")))), "alarm states"),
+    type Failing = Box<dyn Fn() -> Rule>;
+    let cases: Vec<(&str, Failing, &str)> = vec![
+        (
+            "cloudwatch:GetMetricData",
+            Box::new(|| {
+                mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+                    .then_error(|| GetMetricDataError::generic(error("Throttling")))
+            }),
+            "ALB requests",
+        ),
+        (
+            "cloudwatch:DescribeAlarms",
+            Box::new(|| {
+                mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+                    .then_error(|| DescribeAlarmsError::generic(error("InternalFailure")))
+            }),
+            "alarm states",
+        ),
         // what moto 5.2.5 answers (HTTP 500: not implemented)
-        ("cloudwatch:DescribeAlarmHistory", Box::new(|| mock!(aws_sdk_cloudwatch::Client::describe_alarm_history)
-            .then_error(|| DescribeAlarmHistoryError::generic(error("InternalFailure")))), "alarm history"),
-        ("logs:FilterLogEvents", Box::new(|| mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
-            .then_error(|| FilterLogEventsError::generic(error("AccessDeniedException")))), "Outcome lines"),
-        ("ecs:DescribeServices", Box::new(|| mock!(aws_sdk_ecs::Client::describe_services)
-            .then_error(|| DescribeServicesError::generic(error("ThrottlingException")))), "the service"),
+        (
+            "cloudwatch:DescribeAlarmHistory",
+            Box::new(|| {
+                mock!(aws_sdk_cloudwatch::Client::describe_alarm_history)
+                    .then_error(|| DescribeAlarmHistoryError::generic(error("InternalFailure")))
+            }),
+            "alarm history",
+        ),
+        (
+            "logs:FilterLogEvents",
+            Box::new(|| {
+                mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+                    .then_error(|| FilterLogEventsError::generic(error("AccessDeniedException")))
+            }),
+            "Outcome lines",
+        ),
+        (
+            "ecs:DescribeServices",
+            Box::new(|| {
+                mock!(aws_sdk_ecs::Client::describe_services)
+                    .then_error(|| DescribeServicesError::generic(error("ThrottlingException")))
+            }),
+            "the service",
+        ),
     ];
     for (call, failing, what) in cases {
         let mut rules = healthy();
@@ -308,12 +409,21 @@ async fn every_read_that_fails_is_a_named_gap_never_a_retry() {
             "logs:FilterLogEvents" => rules.logs = vec![failing()],
             _ => rules.ecs = vec![failing()],
         }
-        let outcome = run(&rules, &[]).await.unwrap_or_else(|e| panic!("{call}: a gap, not a retry: {e}"));
+        let outcome = run(&rules, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{call}: a gap, not a retry: {e}"));
         let failed = failed_calls(&outcome);
         assert!(failed.contains(&call), "{call}: {failed:?}");
         let summary = &notice(&outcome).summary;
-        assert!(summary.contains("Not read:") && summary.contains(what), "{call}: {summary}");
-        assert_eq!(rules.sns[0].num_calls(), 1, "{call}: the digest is still sent");
+        assert!(
+            summary.contains("Not read:") && summary.contains(what),
+            "{call}: {summary}"
+        );
+        assert_eq!(
+            rules.sns[0].num_calls(),
+            1,
+            "{call}: the digest is still sent"
+        );
     }
 }
 
@@ -325,7 +435,10 @@ async fn ledger_faults_retry_or_degrade_and_a_done_digest_is_not_sent_again() {
         .then_error(|| PutItemError::generic(error("ProvisionedThroughputExceededException")));
     let err = run(&rules, &[]).await.expect_err("retryable");
     assert!(err.0.contains("dynamodb:PutItem"), "{err}");
-    assert_eq!((calls(&rules.cw), calls(&rules.logs), calls(&rules.sns)), (0, 0, 0));
+    assert_eq!(
+        (calls(&rules.cw), calls(&rules.logs), calls(&rules.sns)),
+        (0, 0, 0)
+    );
 
     // access denied: sent anyway (a possible duplicate beats no digest), the failure recorded
     let mut rules = healthy();
@@ -334,37 +447,51 @@ async fn ledger_faults_retry_or_degrade_and_a_done_digest_is_not_sent_again() {
     let outcome = run(&rules, &[]).await.expect("published");
     assert_eq!(failed_calls(&outcome), ["dynamodb:PutItem"]);
     assert_eq!(rules.sns[0].num_calls(), 1);
-    assert_eq!(rules.ddb[1].num_calls(), 0, "nothing to complete without a claim");
+    assert_eq!(
+        rules.ddb[1].num_calls(),
+        0,
+        "nothing to complete without a claim"
+    );
 
     // already published by another container: nothing read, nothing sent
     let mut rules = healthy();
     rules.ddb[0] = mock!(aws_sdk_dynamodb::Client::put_item)
         .then_error(|| PutItemError::generic(error("ConditionalCheckFailedException")));
-    rules.ddb.push(mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        let n = |t: DateTime<Utc>| AttributeValue::N(t.timestamp().to_string());
-        GetItemOutput::builder()
-            .set_item(Some(HashMap::from([
-                ("pk".to_owned(), s("digest:phoenix-ops:2026-11-25T08:00Z")),
-                ("state".to_owned(), s("done")),
-                ("owner".to_owned(), s("req-0")),
-                ("at".to_owned(), n(at(25, 8, 0))),
-                ("note".to_owned(), s("SNS message m-0")),
-                ("expires_at".to_owned(), n(at(27, 8, 0))),
-            ])))
-            .build()
-    }));
+    rules
+        .ddb
+        .push(mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+            let s = |v: &str| AttributeValue::S(v.to_owned());
+            let n = |t: DateTime<Utc>| AttributeValue::N(t.timestamp().to_string());
+            GetItemOutput::builder()
+                .set_item(Some(HashMap::from([
+                    ("pk".to_owned(), s("digest:phoenix-ops:2026-11-25T08:00Z")),
+                    ("state".to_owned(), s("done")),
+                    ("owner".to_owned(), s("req-0")),
+                    ("at".to_owned(), n(at(25, 8, 0))),
+                    ("note".to_owned(), s("SNS message m-0")),
+                    ("expires_at".to_owned(), n(at(27, 8, 0))),
+                ])))
+                .build()
+        }));
     let outcome = run(&rules, &[]).await.expect("done");
     assert_eq!(outcome.decision.as_deref(), Some("already-published"));
-    assert!(outcome.reason.as_deref().is_some_and(|r| r.contains("m-0")), "{:?}", outcome.reason);
-    assert_eq!((calls(&rules.cw), calls(&rules.logs), calls(&rules.sns)), (0, 0, 0));
+    assert!(
+        outcome.reason.as_deref().is_some_and(|r| r.contains("m-0")),
+        "{:?}",
+        outcome.reason
+    );
+    assert_eq!(
+        (calls(&rules.cw), calls(&rules.logs), calls(&rules.sns)),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test]
 async fn publish_faults_release_the_claim_so_a_retry_can_send() {
     // throttled: Lambda retries; the claim is released, never completed
     let mut rules = healthy();
-    rules.sns[0] = mock!(aws_sdk_sns::Client::publish).then_error(|| PublishError::generic(error("Throttling")));
+    rules.sns[0] = mock!(aws_sdk_sns::Client::publish)
+        .then_error(|| PublishError::generic(error("Throttling")));
     let err = run(&rules, &[]).await.expect_err("retryable");
     assert!(err.0.contains("sns:Publish"), "{err}");
     assert_eq!((rules.ddb[1].num_calls(), rules.ddb[2].num_calls()), (0, 1));
@@ -393,7 +520,10 @@ async fn events_that_are_not_a_digest_make_no_call() {
     let rules = Rules::default();
     let digest = handler(&rules, &[]);
     for (payload, ignored) in [
-        (json!({"source": "aws.ecs", "detail-type": "ECS Task State Change"}), true),
+        (
+            json!({"source": "aws.ecs", "detail-type": "ECS Task State Change"}),
+            true,
+        ),
         (json!("hello"), true),
         (json!({"hours": 3}), false),
     ] {

@@ -3,5 +3,6 @@
 //! the emulator (`e2e`), and the Slack form pinned by a golden file (`golden`).
 
 mod digest_table;
+mod e2e;
 mod faults;
 mod golden;
