@@ -8,10 +8,13 @@
 //!   against whatever `AWS_ENDPOINT_URL` (or real AWS) the environment names.
 //! * `phoenix-ops simulate-scaler --trace FILE.csv` — replays a request trace through the
 //!   scaler's decision code and a model of AWS target tracking.
+//! * `phoenix-ops digest [--now T] [--sandbox]` — the daily digest of the world the environment
+//!   names, or of a sandbox day, as Slack shows it and as the Notice JSON.
 //!
 //! Exit codes: 0 success (an ignored event is a success), 1 retryable failure or failed
 //! expectation, 2 bad usage or unreadable input.
 
+mod digest;
 mod invoke;
 mod sandbox;
 mod simulate;
@@ -57,6 +60,8 @@ enum Command {
     },
     /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
     SimulateScaler(simulate::Args),
+    /// Tell the last 24 hours (the daily digest) of the environment's world, or of a sandbox day.
+    Digest(digest::Args),
 }
 
 #[derive(Subcommand)]
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
                 verbose,
             } => invoke::run(function, &event, dry_run, now.as_deref(), verbose).await,
             Command::SimulateScaler(args) => simulate::run(&args),
+            Command::Digest(args) => digest::run(&args).await,
         }
     })
 }

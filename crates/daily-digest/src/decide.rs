@@ -245,8 +245,8 @@ fn episodes(window: &Window, history: &[Transition], now: &[AlarmNow]) -> Vec<Ep
     for alarm in now.iter().filter(|a| a.state == AlarmState::Alarm) {
         let started = match open.remove(alarm.name.as_str()) {
             Some(started) => started,
-            None if window.contains(alarm.since) => Some(alarm.since),
-            None => None,
+            None if alarm.since < window.start => None,
+            None => Some(alarm.since),
         };
         out.push(Episode {
             alarm: alarm.name.clone(),

@@ -92,10 +92,37 @@ fn region_of(arn: &str) -> &str {
         .unwrap_or("us-east-1")
 }
 
+/// Longest service message kept in the digest's "Not read" lines (the Outcome keeps it whole).
+const WHY_MAX_CHARS: usize = 160;
+
+/// Why a read failed, in one short line for people: the call, the service's code or the HTTP
+/// status, and the start of the message.
+fn why(failure: &AwsFailure) -> String {
+    let cause = match (&failure.code, failure.status) {
+        (Some(code), _) => code.clone(),
+        (None, Some(status)) => format!("HTTP {status}"),
+        (None, None) => format!("{:?}", failure.kind).to_lowercase(),
+    };
+    // an error the SDK could not parse carries its whole context: its first clause says enough
+    let first = failure
+        .message
+        .split(" (")
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let message = phoenix_core::text::truncate_chars(first, WHY_MAX_CHARS);
+    let retry = if failure.retryable {
+        "retried, still failing"
+    } else {
+        "final"
+    };
+    format!("{} failed: {cause} ({retry}): {message}", failure.call)
+}
+
 /// A read, with its failure kept for the Outcome.
 fn read<T>(result: Result<T, AwsFailure>, failures: &mut Vec<AwsFailure>) -> Read<T> {
     result.map_err(|failure| {
-        let why = failure.to_string();
+        let why = why(&failure);
         failures.push(failure);
         why
     })
@@ -139,7 +166,7 @@ impl DailyDigest {
         let (backups_succeeded, export_lag) = match backups {
             Ok((succeeded, lag)) => (Ok(succeeded), Ok(lag)),
             Err(failure) => {
-                let why = failure.to_string();
+                let why = why(&failure);
                 failures.push(failure);
                 (Err(why.clone()), Err(why))
             }

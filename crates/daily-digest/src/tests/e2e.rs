@@ -387,6 +387,12 @@ async fn a_day_in_the_emulator_is_told_once() {
             .any(|a| a.call == "logs:FilterLogEvents"),
         "a missing group is no gap"
     );
+    for line in details.lines().filter(|l| l.contains(" failed: ")) {
+        assert!(
+            line.chars().count() < 300,
+            "a gap reads in one short line: {line}"
+        );
+    }
 
     // the same schedule delivered again (another container, a retry): nothing sent twice
     let again = digest_for(&world, &env)

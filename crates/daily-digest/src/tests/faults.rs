@@ -419,6 +419,15 @@ async fn every_read_that_fails_is_a_named_gap_never_a_retry() {
             summary.contains("Not read:") && summary.contains(what),
             "{call}: {summary}"
         );
+        let details = notice(&outcome).details.clone().unwrap_or_default();
+        let line = details
+            .lines()
+            .find(|l| l.contains(&format!("{call} failed: ")))
+            .unwrap_or_else(|| panic!("{call}: no short reason in\n{details}"));
+        assert!(
+            line.len() < 300 && line.contains("injected"),
+            "{call}: {line}"
+        );
         assert_eq!(
             rules.sns[0].num_calls(),
             1,
