@@ -5,15 +5,17 @@
 #   .venv/sam       AWS SAM CLI                           scripts/requirements/sam.txt    (--sam)
 #   .venv/lambda    cargo-lambda (+ its Zig)              scripts/requirements/lambda.txt (--lambda)
 # Idempotent: a venv is rebuilt only when its pinned requirements change.
-# Usage: scripts/setup.sh [--emulator] [--lint] [--sam] [--lambda] [--all] [--relock]
+# Usage: scripts/setup.sh [--emulator] [--lint] [--sam] [--lambda] [--all] [--relock [--upgrade]]
+#   --relock   regenerates the locks of the selected venvs only (default: emulator) from NAME.in,
+#              keeping every version the old lock has (pip constraints) so only new needs move;
+#   --upgrade  with --relock: take the newest versions NAME.in allows (Dependabot does this too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { echo "setup: $*" >&2; exit 1; }
 say() { echo "setup: $*" >&2; }
 
-want_emulator=0 want_lint=0 want_sam=0 want_lambda=0 relock=0
-[ $# -eq 0 ] && want_emulator=1
+want_emulator=0 want_lint=0 want_sam=0 want_lambda=0 relock=0 upgrade=0
 for arg in "$@"; do
   case "$arg" in
     --emulator) want_emulator=1 ;;
@@ -22,9 +24,11 @@ for arg in "$@"; do
     --lambda) want_lambda=1 ;;
     --all) want_emulator=1 want_lint=1 want_sam=1 want_lambda=1 ;;
     --relock) relock=1 ;;
+    --upgrade) upgrade=1 ;;
     *) die "unknown option $arg (see the header of $0)" ;;
   esac
 done
+[ $((want_emulator + want_lint + want_sam + want_lambda)) -eq 0 ] && want_emulator=1
 
 # --- prerequisites: Rust and Python 3, nothing else
 command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs (stable, 1.95 or newer)"
@@ -58,12 +62,17 @@ venv() {
   echo "$want" > "$stamp"
 }
 
-# relock NAME: regenerates the fully pinned NAME.txt from NAME.in
+# relock NAME: regenerates the fully pinned NAME.txt from NAME.in (old pins kept unless --upgrade)
 relock_one() {
-  local name=$1 tmp
+  local name=$1 tmp constraints=()
   tmp=$(mktemp -d)
+  if [ $upgrade -eq 0 ] && [ -f "scripts/requirements/$name.txt" ]; then
+    constraints=(-c "scripts/requirements/$name.txt")
+  fi
   python3 -m venv "$tmp/venv"
-  "$tmp/venv/bin/python" -m pip install --quiet -r "scripts/requirements/$name.in" >&2
+  "$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r "scripts/requirements/$name.in" "${constraints[@]}" >&2 \
+    || die "pip could not resolve scripts/requirements/$name.in (with --upgrade, old pins are dropped)"
   { echo "# Fully pinned lock of $name.in (pip freeze). Regenerate: scripts/setup.sh --relock"
     "$tmp/venv/bin/python" -m pip freeze --all | grep -v -E '^(pip|setuptools|wheel)=='; } > "scripts/requirements/$name.txt"
   rm -rf "$tmp"
@@ -71,9 +80,10 @@ relock_one() {
 }
 
 if [ $relock -eq 1 ]; then
-  for name in emulator lint sam lambda; do
-    [ -f "scripts/requirements/$name.in" ] && relock_one "$name"
-  done
+  [ $want_emulator -eq 1 ] && relock_one emulator
+  [ $want_lint -eq 1 ] && relock_one lint
+  [ $want_sam -eq 1 ] && relock_one sam
+  [ $want_lambda -eq 1 ] && relock_one lambda
 fi
 [ $want_emulator -eq 1 ] && venv emulator
 [ $want_lint -eq 1 ] && venv lint
