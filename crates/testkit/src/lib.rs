@@ -4,13 +4,20 @@
 //! Used by the end-to-end tests (`tests/`) and by `phoenix-ops sandbox`. Never deployed.
 
 pub mod arbitrary;
+pub mod calls;
+pub mod cloudwatch_cbor;
 pub mod docdb_clock;
 pub mod emulator;
 pub mod fixtures;
+pub mod query;
 pub mod slack_sink;
 pub mod tidy;
 pub mod world;
 
+#[cfg(test)]
+mod tests;
+
+pub use calls::{Call, CallLog, Calls, Mark};
 pub use emulator::{Emulator, new_account};
 pub use fixtures::fixture;
 pub use slack_sink::{Reply, SlackSink};

@@ -15,13 +15,9 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::Filter;
 use aws_sdk_ecs::types::{
     AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, LoadBalancer,
     LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping, Tag as EcsTag,
-};
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum,
 };
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
@@ -31,7 +27,12 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Utc};
 
 use crate::HarnessError;
+use crate::calls::CallLog;
 use crate::emulator::{EcsGaps, Emulator, REGION};
+use crate::query::{QueryClient, first_xml_value, xml_values};
+
+/// The query parameter names of a load balancer's (first two) subnets.
+const SUBNET_MEMBERS: [&str; 2] = ["Subnets.member.1", "Subnets.member.2"];
 
 /// Names of the world (they match the SAM template's defaults).
 pub const CLUSTER: &str = "phoenix-cluster";
@@ -46,6 +47,13 @@ pub const DOCDB_CLUSTER: &str = "phoenix-docdb";
 pub const ALB: &str = "phoenix-alb";
 pub const TARGET_GROUP: &str = "phoenix-tg";
 pub const SLACK_SECRET: &str = "phoenix/slack-webhook";
+/// The idempotency ledger (issue 15): partition key `pk` (S), no sort key, on demand, TTL on
+/// `expires_at` (epoch seconds).
+pub const LEDGER_TABLE: &str = "phoenix-ledger";
+/// The ledger's partition key (a string).
+pub const LEDGER_KEY: &str = "pk";
+/// The ledger's TTL attribute (epoch seconds, a number).
+pub const LEDGER_TTL_ATTRIBUTE: &str = "expires_at";
 /// Where the backup writes exported logs (expired after 7 days by the bucket's rule).
 pub const EXPORT_PREFIX: &str = "logs";
 
@@ -104,6 +112,10 @@ pub struct World {
     pub alerts_queue_url: String,
     pub oncall_queue_url: String,
     pub slack_secret_arn: String,
+    /// The idempotency ledger table ([`LEDGER_TABLE`]).
+    pub ledger_table: String,
+    /// Every call made through `sdk` (and the seeding's own): see [`World::calls`].
+    calls: CallLog,
 }
 
 fn fail(what: &str, err: impl std::fmt::Display) -> HarnessError {
@@ -143,9 +155,8 @@ impl World {
     /// Seeds the world in `spec.account` of the emulator.
     pub async fn seed(emulator: &Emulator, spec: &WorldSpec) -> Result<World, HarnessError> {
         let gaps = EcsGaps::default();
-        let sdk = emulator.sdk_config_with_gaps(&spec.account, gaps.clone());
-        let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let calls = CallLog::default();
+        let sdk = emulator.sdk_config_recording(&spec.account, gaps.clone(), calls.clone());
         let ecs = aws_sdk_ecs::Client::new(&sdk);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let docdb = aws_sdk_docdb::Client::new(&sdk);
@@ -153,87 +164,90 @@ impl World {
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
 
-        // --- network: moto's default VPC and its subnets, plus the tasks' security group
+        // --- network and load balancer: through the small query client (no EC2/ELBv2 SDK)
+        let ec2 = QueryClient::ec2(emulator.url(), &spec.account, calls.clone());
+        let elb = QueryClient::elbv2(emulator.url(), &spec.account, calls.clone());
         let vpcs = ec2
-            .describe_vpcs()
-            .filters(Filter::builder().name("is-default").values("true").build())
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ec2:DescribeVpcs", e))?;
-        let vpc_id = vpcs
-            .vpcs()
-            .first()
-            .and_then(|v| v.vpc_id())
-            .ok_or_else(|| fail("ec2:DescribeVpcs", "no default VPC"))?
-            .to_owned();
-        let subnets: Vec<String> = ec2
-            .describe_subnets()
-            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ec2:DescribeSubnets", e))?
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_id().map(str::to_owned))
-            .take(2)
-            .collect();
-        let security_group = ec2
-            .create_security_group()
-            .group_name("phoenix-tasks")
-            .description("Phoenix tasks")
-            .vpc_id(&vpc_id)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ec2:CreateSecurityGroup", e))?
-            .group_id()
-            .unwrap_or_default()
-            .to_owned();
-
-        // --- ALB and target group
-        let load_balancer_arn = elb
-            .create_load_balancer()
-            .name(ALB)
-            .r#type(LoadBalancerTypeEnum::Application)
-            .set_subnets(Some(subnets.clone()))
-            .security_groups(&security_group)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("elbv2:CreateLoadBalancer", e))?
-            .load_balancers()
-            .first()
-            .and_then(|lb| lb.load_balancer_arn())
-            .unwrap_or_default()
-            .to_owned();
-        let target_group_arn = elb
-            .create_target_group()
-            .name(TARGET_GROUP)
-            .protocol(ProtocolEnum::Http)
-            .port(3000)
-            .vpc_id(&vpc_id)
-            .target_type(TargetTypeEnum::Ip)
-            .health_check_path("/")
-            .send()
-            .await
-            .map_err(|e| sdk_fail("elbv2:CreateTargetGroup", e))?
-            .target_groups()
-            .first()
-            .and_then(|tg| tg.target_group_arn())
-            .unwrap_or_default()
-            .to_owned();
-        elb.create_listener()
-            .load_balancer_arn(&load_balancer_arn)
-            .protocol(ProtocolEnum::Http)
-            .port(80)
-            .default_actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .target_group_arn(&target_group_arn)
-                    .build(),
+            .call(
+                "DescribeVpcs",
+                &[
+                    ("Filter.1.Name", "is-default"),
+                    ("Filter.1.Value.1", "true"),
+                ],
             )
-            .send()
-            .await
-            .map_err(|e| sdk_fail("elbv2:CreateListener", e))?;
+            .await?;
+        let vpc_id = first_xml_value(&vpcs, "vpcId", "ec2:DescribeVpcs (default VPC)")?;
+        let subnets: Vec<String> = xml_values(
+            &ec2.call(
+                "DescribeSubnets",
+                &[("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", &vpc_id)],
+            )
+            .await?,
+            "subnetId",
+        )
+        .into_iter()
+        .take(2)
+        .collect();
+        if subnets.is_empty() {
+            return Err(fail("ec2:DescribeSubnets", "the default VPC has no subnet"));
+        }
+        let security_group = first_xml_value(
+            &ec2.call(
+                "CreateSecurityGroup",
+                &[
+                    ("GroupName", "phoenix-tasks"),
+                    ("GroupDescription", "Phoenix tasks"),
+                    ("VpcId", &vpc_id),
+                ],
+            )
+            .await?,
+            "groupId",
+            "ec2:CreateSecurityGroup",
+        )?;
+        let mut lb_params = vec![
+            ("Name", ALB.to_owned()),
+            ("Type", "application".to_owned()),
+            ("SecurityGroups.member.1", security_group.clone()),
+        ];
+        for (i, subnet) in subnets.iter().enumerate() {
+            lb_params.push((SUBNET_MEMBERS[i.min(1)], subnet.clone()));
+        }
+        let lb_params: Vec<(&str, &str)> =
+            lb_params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let load_balancer_arn = first_xml_value(
+            &elb.call("CreateLoadBalancer", &lb_params).await?,
+            "LoadBalancerArn",
+            "elbv2:CreateLoadBalancer",
+        )?;
+        let target_group_arn = first_xml_value(
+            &elb.call(
+                "CreateTargetGroup",
+                &[
+                    ("Name", TARGET_GROUP),
+                    ("Protocol", "HTTP"),
+                    ("Port", "3000"),
+                    ("VpcId", &vpc_id),
+                    ("TargetType", "ip"),
+                    ("HealthCheckPath", "/"),
+                ],
+            )
+            .await?,
+            "TargetGroupArn",
+            "elbv2:CreateTargetGroup",
+        )?;
+        elb.call(
+            "CreateListener",
+            &[
+                ("LoadBalancerArn", &load_balancer_arn),
+                ("Protocol", "HTTP"),
+                ("Port", "80"),
+                ("DefaultActions.member.1.Type", "forward"),
+                ("DefaultActions.member.1.TargetGroupArn", &target_group_arn),
+            ],
+        )
+        .await?;
 
         // --- ECS
         let cluster_arn = ecs
@@ -388,6 +402,9 @@ impl World {
             .unwrap_or_default()
             .to_owned();
 
+        // --- the idempotency ledger
+        let ledger_table = create_ledger(&dynamodb).await?;
+
         Ok(World {
             account: spec.account.clone(),
             region: REGION.to_owned(),
@@ -412,7 +429,15 @@ impl World {
             alerts_queue_url,
             oncall_queue_url,
             slack_secret_arn,
+            ledger_table,
+            calls,
         })
+    }
+
+    /// The record of every AWS call made through this world's `sdk` (seeding included): take a
+    /// [`crate::Mark`] after seeding and assert on [`CallLog::since`] it.
+    pub fn calls(&self) -> &CallLog {
+        &self.calls
     }
 
     /// Every function's configuration for this world, as the template would set it. Each
@@ -441,6 +466,7 @@ impl World {
             ("EXPORT_PREFIX", EXPORT_PREFIX.to_owned()),
             // Exports are immediate in the emulator; real AWS needs hours (template default).
             ("EXPORT_LAG_HOURS", "0".to_owned()),
+            ("LEDGER_TABLE", self.ledger_table.clone()),
         ];
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
@@ -458,6 +484,50 @@ impl World {
         }
         out
     }
+}
+
+/// Creates the ledger table as the template does: `pk` (S) hash key, on demand, TTL on
+/// `expires_at`.
+async fn create_ledger(dynamodb: &aws_sdk_dynamodb::Client) -> Result<String, HarnessError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    dynamodb
+        .create_table()
+        .table_name(LEDGER_TABLE)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(LEDGER_KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| fail("ledger attribute", e))?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(LEDGER_KEY)
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(|e| fail("ledger key", e))?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(|e| sdk_fail("dynamodb:CreateTable", e))?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(LEDGER_TABLE)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(LEDGER_TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(|e| fail("ledger TTL", e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_fail("dynamodb:UpdateTimeToLive", e))?;
+    Ok(LEDGER_TABLE.to_owned())
 }
 
 async fn register_family(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<String, HarnessError> {
