@@ -1,0 +1,17 @@
+//! Baseline for scripts/bench.sh: a Lambda hello-world that builds the same SDK configuration as
+//! every function (phoenix-core: region, credentials, endpoint override, HTTPS client, retries,
+//! timeouts) and no client. A function's size over this one is its own code and its clients.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let sdk = phoenix_core::aws::load_sdk_config().await;
+    let region = sdk.region().map(ToString::to_string);
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
+        let region = region.clone();
+        async move { Ok::<Value, lambda_runtime::Error>(json!({"hello": "world", "region": region})) }
+    }))
+    .await
+}
