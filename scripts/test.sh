@@ -3,12 +3,13 @@
 # what .ci/run calls. Debug builds only (release/arm64 builds belong to scripts/build.sh and
 # scripts/bench.sh). Each step prints the seconds since the start, so slow steps show.
 #
-# Speed (2 cores): the infra lints (Python: sam validate, cfn-lint, checkov, actionlint) run in the
+# Speed (2 cores): clippy lints our crates while they are compiled for the tests (one build, not a
+# check and a build: below); the infra lints (Python: sam validate, cfn-lint, checkov, actionlint) run in the
 # background from the start, on the core cargo leaves idle while one large crate compiles or a
 # binary links, and are skipped when nothing they read changed since their last pass on this
 # machine (a stamp in .venv/). The test binaries are built once (`--no-run`), then run. On CI (CI
 # set) incremental compilation is off: a clean build does not use it and pays for it.
-# PHOENIX_TIMINGS=1 adds cargo's --timings (target/cargo-timings/*.html) to clippy and the build.
+# PHOENIX_TIMINGS=1 adds cargo's --timings (target/cargo-timings/*.html) to the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -46,11 +47,17 @@ trap 'kill ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$lint_
 timings=()
 [ -n "${PHOENIX_TIMINGS:-}" ] && timings=(--timings)
 
-step "cargo clippy --all-targets -D warnings"
-cargo clippy --workspace --all-targets --locked "${timings[@]}" -- -D warnings
-
-step "build the tests"
-cargo test --workspace --locked --no-run "${timings[@]}"
+# Clippy as the compiler of our own crates (what `cargo clippy` does, through the same driver and
+# its CLIPPY_ARGS), so each crate is compiled once with its lints instead of checked by
+# `cargo clippy` and compiled again by `cargo test`: the dependencies are not built twice.
+# `--all-targets` also compiles (and so lints) the targets that have `test = false`, as
+# `cargo clippy --all-targets` would; the run below runs only the default test targets.
+step "build the tests, clippy -D warnings as the compiler of our crates"
+export RUSTC_WORKSPACE_WRAPPER
+RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+[ -x "$RUSTC_WORKSPACE_WRAPPER" ] || { echo "test.sh: clippy is missing: rustup component add clippy" >&2; exit 1; }
+cargo test --workspace --locked --no-run --all-targets "${timings[@]}"
 
 step "tests (unit, property, fault injection, end-to-end against the emulator)"
 # shellcheck source=scripts/emulator.sh
