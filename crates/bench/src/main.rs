@@ -26,7 +26,7 @@ use chrono::{Duration, Utc};
 use clap::Parser;
 use phoenix_testkit::emulator::DEFAULT_ACCOUNT;
 use phoenix_testkit::world::StopScenario;
-use phoenix_testkit::{Emulator, SlackSink, World, WorldSpec};
+use phoenix_testkit::{Emulator, EmulatorProxy, SlackSink, World, WorldSpec};
 use serde_json::{Value, json};
 
 use crate::cold::ColdRun;
@@ -254,6 +254,15 @@ async fn cold_starts(dir: &Path, runs: usize, warm: usize) -> BTreeMap<String, V
             return results;
         }
     };
+    // The binaries reach the emulator through AWS_ENDPOINT_URL: through the test kit's proxy,
+    // which translates CloudWatch's RPC-v2 CBOR for moto (one local hop for every function).
+    let proxy = match EmulatorProxy::start(emulator.url()).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("phoenix-bench: emulator proxy: {e}");
+            return results;
+        }
+    };
     let sink = match SlackSink::start().await {
         Ok(s) => s,
         Err(e) => {
@@ -281,7 +290,7 @@ async fn cold_starts(dir: &Path, runs: usize, warm: usize) -> BTreeMap<String, V
         eprintln!("phoenix-bench: metrics: {e}");
     }
     let mut env = world.env();
-    env.insert("AWS_ENDPOINT_URL".into(), emulator.url().to_owned());
+    env.insert("AWS_ENDPOINT_URL".into(), proxy.url().to_owned());
     env.insert("AWS_REGION".into(), world.region.clone());
     env.insert("AWS_ACCESS_KEY_ID".into(), "bench".into());
     env.insert("AWS_SECRET_ACCESS_KEY".into(), "bench".into());

@@ -9,6 +9,7 @@ pub mod cloudwatch_cbor;
 pub mod docdb_clock;
 pub mod emulator;
 pub mod fixtures;
+pub mod proxy;
 pub mod query;
 pub mod slack_sink;
 pub mod tidy;
@@ -20,6 +21,7 @@ mod tests;
 pub use calls::{Call, CallLog, Calls, Mark};
 pub use emulator::{Emulator, new_account};
 pub use fixtures::fixture;
+pub use proxy::EmulatorProxy;
 pub use slack_sink::{Reply, SlackSink};
 pub use world::{World, WorldSpec};
 

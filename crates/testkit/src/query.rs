@@ -6,13 +6,12 @@
 //! header's credential scope and does not check signatures, so a fixed, unsigned-looking header is
 //! enough. Answers are XML; [`xml_values`] reads the few fields seeding needs.
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::HarnessError;
 use crate::calls::{Call, CallLog, is_read_only};
 use crate::emulator::{ACCOUNT_HEADER, REGION};
+use crate::proxy::forward;
 
 /// One service's query API in the emulator, in one account.
 #[derive(Debug, Clone)]
@@ -84,38 +83,34 @@ impl QueryClient {
             mutating: !is_read_only(self.service, action),
         });
         let fail = |e: &dyn std::fmt::Display| HarnessError::Seed(format!("{what}: {e}"));
-        let stream = tokio::net::TcpStream::connect(&self.address)
-            .await
-            .map_err(|e| fail(&e))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| fail(&e))?;
-        let driver = tokio::spawn(connection);
-        let request = hyper::Request::post("/")
-            .header("host", &self.address)
-            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=AKIAPHOENIXTEST/20261120/{REGION}/{}/aws4_request, \
-                     SignedHeaders=host, Signature=0",
-                    self.service
-                ),
-            )
-            .header(ACCOUNT_HEADER, &self.account)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| fail(&e))?;
-        let response = sender.send_request(request).await.map_err(|e| fail(&e))?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| fail(&e))?
-            .to_bytes();
-        driver.abort();
+        let mut headers = HeaderMap::new();
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIAPHOENIXTEST/20261120/{REGION}/{}/aws4_request, \
+             SignedHeaders=host, Signature=0",
+            self.service
+        );
+        for (name, value) in [
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+            ("authorization", authorization.as_str()),
+            (ACCOUNT_HEADER, self.account.as_str()),
+        ] {
+            let value = HeaderValue::from_str(value).map_err(|e| fail(&e))?;
+            headers.insert(HeaderName::from_static(name), value);
+        }
+        let (status, _, bytes) = forward(
+            &self.address,
+            hyper::Method::POST,
+            "/",
+            headers,
+            body.into_bytes(),
+        )
+        .await
+        .map_err(|e| fail(&e))?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        if !status.is_success() {
+        if !(200..300).contains(&status) {
             let code = xml_values(&text, "Code")
                 .into_iter()
                 .next()

@@ -264,3 +264,69 @@ async fn dashboards_round_trip_and_a_missing_one_is_a_modelled_error() {
         "{missing:?}"
     );
 }
+
+#[tokio::test]
+async fn processes_reach_cloudwatch_through_the_emulator_proxy() {
+    // What a function binary does with AWS_ENDPOINT_URL: the plain HTTPS client, no wrapper.
+    let proxy = crate::EmulatorProxy::start(Emulator::shared().url())
+        .await
+        .expect("proxy starts");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(crate::emulator::REGION))
+        .endpoint_url(proxy.url())
+        .credentials_provider(aws_sdk_cloudwatch::config::SharedCredentialsProvider::new(
+            aws_sdk_cloudwatch::config::Credentials::new("AKIA", "secret", None, None, "test"),
+        ))
+        .http_client(phoenix_core::aws::https_client())
+        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
+            aws_smithy_async::rt::sleep::TokioSleep::new(),
+        ))
+        .build();
+    let cw = Client::new(&sdk);
+    cw.put_metric_data()
+        .namespace("Proxy")
+        .metric_data(datum(0, 2.5, "tg/proxy"))
+        .send()
+        .await
+        .expect("PutMetricData through the proxy");
+    let stats = cw
+        .get_metric_statistics()
+        .namespace("Proxy")
+        .metric_name("RequestCount")
+        .dimensions(
+            Dimension::builder()
+                .name("TargetGroup")
+                .value("tg/proxy")
+                .build(),
+        )
+        .start_time(at(0))
+        .end_time(at(1))
+        .period(60)
+        .statistics(Statistic::Sum)
+        .send()
+        .await
+        .expect("GetMetricStatistics through the proxy");
+    assert_eq!(stats.datapoints()[0].sum(), Some(2.5));
+    // non-CloudWatch calls pass through unchanged
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns
+        .create_topic()
+        .name("proxy-topic")
+        .send()
+        .await
+        .expect("CreateTopic through the proxy");
+    assert!(
+        topic
+            .topic_arn()
+            .is_some_and(|a| a.contains(crate::emulator::DEFAULT_ACCOUNT))
+    );
+    assert_eq!(
+        proxy.calls().all().operations(),
+        [
+            "monitoring:PutMetricData",
+            "monitoring:GetMetricStatistics",
+            "sns:CreateTopic"
+        ]
+    );
+}
