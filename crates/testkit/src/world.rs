@@ -12,8 +12,8 @@
 //!   UpdateService (moto moves `runningCount` only there).
 //! * moto's ECS container definitions need `cpu` and `memory` (RunTask fails without them).
 //!
-//! Split by concern: [`ecs`] (task definitions, tasks, stops as ECS reports them), [`publish`]
-//! (topics and the SQS taps that read what was published), [`data`] (logs, bucket rule, ledger,
+//! Split by concern: `ecs` (task definitions, tasks, stops as ECS reports them), `publish`
+//! (topics and the SQS taps that read what was published), `data` (logs, bucket rule, ledger,
 //! metrics).
 
 mod data;

@@ -139,7 +139,7 @@ impl StopScenario {
 
 impl World {
     /// Stops a running task in the emulator as ECS would in this scenario, records what moto
-    /// cannot report (stop code, stop time, exit codes: see [`EcsGaps`]), and returns the
+    /// cannot report (stop code, stop time, exit codes: see [`crate::emulator::EcsGaps`]), and returns the
     /// `ECS Task State Change` event ECS would send, shaped like `events/ecs-task-stopped-*.json`.
     pub async fn stop_task_as(
         &self,
