@@ -12,6 +12,7 @@
 //! Exit codes: 0 success (an ignored event is a success), 1 retryable failure or failed
 //! expectation, 2 bad usage or unreadable input.
 
+mod fuzz;
 mod invoke;
 mod sandbox;
 mod simulate;
@@ -57,6 +58,8 @@ enum Command {
     },
     /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
     SimulateScaler(simulate::Args),
+    /// Feed mutated events to every handler (dry run, local emulator) and judge each.
+    Fuzz(fuzz::Args),
 }
 
 #[derive(Subcommand)]
@@ -65,7 +68,7 @@ enum SandboxMode {
     Up,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FunctionName {
     TaskRecovery,
     RequestScaler,
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
                 verbose,
             } => invoke::run(function, &event, dry_run, now.as_deref(), verbose).await,
             Command::SimulateScaler(args) => simulate::run(&args),
+            Command::Fuzz(args) => fuzz::run(&args).await,
         }
     })
 }

@@ -18,6 +18,7 @@ pub mod cloudwatch_cbor;
 pub mod docdb_clock;
 pub mod emulator;
 pub mod fixtures;
+pub mod fuzz;
 pub mod mutate;
 pub mod proxy;
 pub mod query;
