@@ -4,15 +4,17 @@
 #   .venv/lint      cfn-lint, checkov, actionlint         scripts/requirements/lint.txt   (--lint)
 #   .venv/sam       AWS SAM CLI                           scripts/requirements/sam.txt    (--sam)
 #   .venv/lambda    cargo-lambda (+ its Zig)              scripts/requirements/lambda.txt (--lambda)
-# Idempotent: a venv is rebuilt only when its pinned requirements change.
-# Usage: scripts/setup.sh [--emulator] [--lint] [--sam] [--lambda] [--all] [--relock]
+#   .venv/aws       AWS CLI (v1, for scripts/smoke.sh)    scripts/requirements/aws.txt    (--aws)
+# Idempotent: a venv is rebuilt only when its pinned requirements change. Each install says what
+# it installs and about how long it takes, then how long it took.
+# Usage: scripts/setup.sh [--emulator] [--lint] [--sam] [--lambda] [--aws] [--all] [--relock]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 die() { echo "setup: $*" >&2; exit 1; }
 say() { echo "setup: $*" >&2; }
 
-want_emulator=0 want_lint=0 want_sam=0 want_lambda=0 relock=0
+want_emulator=0 want_lint=0 want_sam=0 want_lambda=0 want_aws=0 relock=0
 [ $# -eq 0 ] && want_emulator=1
 for arg in "$@"; do
   case "$arg" in
@@ -20,7 +22,8 @@ for arg in "$@"; do
     --lint) want_lint=1 ;;
     --sam) want_sam=1 ;;
     --lambda) want_lambda=1 ;;
-    --all) want_emulator=1 want_lint=1 want_sam=1 want_lambda=1 ;;
+    --aws) want_aws=1 ;;
+    --all) want_emulator=1 want_lint=1 want_sam=1 want_lambda=1 want_aws=1 ;;
     --relock) relock=1 ;;
     *) die "unknown option $arg (see the header of $0)" ;;
   esac
@@ -41,21 +44,51 @@ for component in rustfmt clippy; do
   fi
 done
 
+# What each venv holds and how long its first install takes (measured on 2 cores with a fast
+# link to PyPI; slower networks take longer: the download dominates).
+describe() {
+  case "$1" in
+    emulator) echo "moto server, the local AWS emulator (≈ 60 MB, about 20 s)" ;;
+    lint) echo "cfn-lint, checkov, actionlint, shellcheck (≈ 400 MB, about 1 min)" ;;
+    sam) echo "the AWS SAM CLI (≈ 200 MB, about 40 s)" ;;
+    lambda) echo "cargo-lambda and its Zig toolchain (≈ 470 MB, about 30 s)" ;;
+    aws) echo "the AWS CLI v1 (≈ 60 MB, about 10 s)" ;;
+    *) echo "$1" ;;
+  esac
+}
+
 # venv NAME: creates or refreshes .venv/NAME from scripts/requirements/NAME.txt
 venv() {
-  local name=$1 req="scripts/requirements/$1.txt" dir=".venv/$1"
+  local name=$1 req="scripts/requirements/$1.txt" dir=".venv/$1" began
   [ -f "$req" ] || die "$req is missing"
   local stamp="$dir/.requirements.sha256" want
   want=$(sha256sum "$req" | cut -d' ' -f1)
   if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  say "installing $dir from $req (pinned)…"
+  began=$(date +%s)
+  say "installing $dir: $(describe "$name"), pinned by $req (first time, or the pins changed)…"
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2 \
-    || die "pip could not install $req into $dir (network? see the error above)"
+  # pip's full output goes to a log; the terminal gets one line per ten packages and the log's
+  # tail if pip fails.
+  local log total status=0
+  log=$(mktemp -t "phoenix-setup-$name.XXXXXX")
+  total=$(grep -c -v -E '^[[:space:]]*(#|$)' "$req")
+  "$dir/bin/python" -m pip install --disable-pip-version-check --progress-bar off -r "$req" 2>&1 \
+    | tee "$log" \
+    | awk -v total="$total" '
+        /^Collecting / { n++; if (n % 10 == 0 || n == total) { printf "setup:   %d of %d packages fetched (%s)\n", n, total, $2; fflush() } }
+        /^Installing collected packages/ { print "setup:   unpacking and installing…"; fflush() }' >&2 \
+    || status=$?
+  if [ "$status" -ne 0 ]; then
+    tail -n 25 "$log" >&2
+    rm -f "$log"
+    die "pip could not install $req into $dir (network? pip's last lines are above)"
+  fi
+  rm -f "$log"
   echo "$want" > "$stamp"
+  say "$dir ready in $(( $(date +%s) - began ))s ($(du -sh "$dir" 2>/dev/null | cut -f1))"
 }
 
 # relock NAME: regenerates the fully pinned NAME.txt from NAME.in
@@ -71,7 +104,7 @@ relock_one() {
 }
 
 if [ $relock -eq 1 ]; then
-  for name in emulator lint sam lambda; do
+  for name in emulator lint sam lambda aws; do
     [ -f "scripts/requirements/$name.in" ] && relock_one "$name"
   done
 fi
@@ -79,4 +112,5 @@ fi
 [ $want_lint -eq 1 ] && venv lint
 [ $want_sam -eq 1 ] && venv sam
 [ $want_lambda -eq 1 ] && venv lambda
+[ $want_aws -eq 1 ] && venv aws
 exit 0
