@@ -8,10 +8,12 @@
 //!   against whatever `AWS_ENDPOINT_URL` (or real AWS) the environment names.
 //! * `phoenix-ops simulate-scaler --trace FILE.csv` — replays a request trace through the
 //!   scaler's decision code and a model of AWS target tracking.
+//! * `phoenix-ops gallery --out docs/slack` — the notifier's Slack messages drawn as a page.
 //!
 //! Exit codes: 0 success (an ignored event is a success), 1 retryable failure or failed
 //! expectation, 2 bad usage or unreadable input.
 
+mod gallery;
 mod invoke;
 mod sandbox;
 mod simulate;
@@ -57,6 +59,8 @@ enum Command {
     },
     /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
     SimulateScaler(simulate::Args),
+    /// Draw the notifier's Slack messages (its golden files) as a static page (docs/slack).
+    Gallery(gallery::Args),
 }
 
 #[derive(Subcommand)]
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
                 verbose,
             } => invoke::run(function, &event, dry_run, now.as_deref(), verbose).await,
             Command::SimulateScaler(args) => simulate::run(&args),
+            Command::Gallery(args) => gallery::run(&args),
         }
     })
 }
