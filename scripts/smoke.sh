@@ -405,7 +405,14 @@ fi
 
 printf '{"database": true, "logs": true, "dry_run": true, "reason": "scripts/smoke.sh %s"}\n' "$run_id" \
   > "$work/backup-event.json"
-if how=$(invoke backup "$work/backup-event.json" "$work/backup.json"); then
+# In the account: a dry-run payload. In the sandbox: README's manual payload,
+# events/backup-manual.json, under --dry-run (so the file README shows is exercised too).
+if [ $sandbox -eq 1 ]; then
+  backup_payload=events/backup-manual.json
+else
+  backup_payload="$work/backup-event.json"
+fi
+if how=$(invoke backup "$backup_payload" "$work/backup.json" --dry-run); then
   decision=$(json "$work/backup.json" 'd.get("decision")')
   dry=$(json "$work/backup.json" 'd.get("dry_run", False)')
   planned=$(json "$work/backup.json" '"; ".join(a.get("call","") + " " + a.get("status","") for a in d.get("actions", []))')
