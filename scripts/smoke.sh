@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
     --wait) wait_seconds=${2:?--wait needs seconds}; shift 2 ;;
     --no-alarm) force_alarm=0; shift ;;
     --sandbox) sandbox=1; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see scripts/smoke.sh --help)" ;;
   esac
 done
