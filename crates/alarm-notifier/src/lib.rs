@@ -16,10 +16,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
+use phoenix_core::SdkConfig;
 use phoenix_core::metrics::Metric;
-use phoenix_core::notice::publish_message;
+use phoenix_core::publish::publish_message;
 use phoenix_core::{Action, ActionStatus, Function, Invocation, Outcome, RetryableError, Vars};
 use serde_json::{Value, json};
 

@@ -124,16 +124,7 @@ pub fn number(value: f64) -> String {
     }
 }
 
-/// `1h 13m 5s`, `35m 0s`, `9s`.
-pub fn human_duration(d: chrono::Duration) -> String {
-    let total = d.num_seconds().max(0);
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m {s}s"),
-        _ => format!("{h}h {m}m {s}s"),
-    }
-}
+use phoenix_core::text::human_duration;
 
 /// `2026-11-20 10:15:10 UTC`.
 pub fn utc(time: DateTime<Utc>) -> String {
@@ -663,8 +654,5 @@ mod tests {
         ] {
             assert_eq!(number(v), want);
         }
-        assert_eq!(human_duration(chrono::Duration::seconds(2100)), "35m 0s");
-        assert_eq!(human_duration(chrono::Duration::seconds(4385)), "1h 13m 5s");
-        assert_eq!(human_duration(chrono::Duration::seconds(9)), "9s");
     }
 }

@@ -15,8 +15,8 @@ pub mod rotation;
 
 use std::time::Duration as StdDuration;
 
-use aws_config::SdkConfig;
 use chrono::{DateTime, Duration, Utc};
+use phoenix_core::SdkConfig;
 use phoenix_core::metrics::Metric;
 use phoenix_core::{
     Action, ActionStatus, AwsFailure, Function, Invocation, NoticePublisher, Outcome,

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use phoenix_core::lambda::{handle_and_report, init_logging, load_config};
-use phoenix_core::{Function, Invocation, Vars};
+use phoenix_core::{Function, Invocation, SdkConfig, Vars};
 use serde_json::Value;
+use tracing::level_filters::LevelFilter;
 
 use crate::FunctionName;
 
@@ -42,9 +43,14 @@ pub async fn run(
     now: Option<&str>,
     verbose: bool,
 ) -> ExitCode {
-    init_logging(Some(if verbose { "info" } else { "warn" }), || {
-        Box::new(std::io::stderr())
-    });
+    init_logging(
+        if verbose {
+            LevelFilter::INFO
+        } else {
+            LevelFilter::WARN
+        },
+        std::sync::Arc::new(|| Box::new(std::io::stderr())),
+    );
     let payload = match read_event(event) {
         Ok(payload) => payload,
         Err(message) => return usage_error(&message),
@@ -53,7 +59,8 @@ pub async fn run(
         Ok(now) => now,
         Err(message) => return usage_error(&message),
     };
-    let invocation = Invocation::new(payload, now);
+    let stack = std::env::var("STACK_NAME").unwrap_or_else(|_| "local".to_owned());
+    let invocation = Invocation::new(payload, now).stack(stack);
     match function {
         FunctionName::TaskRecovery => {
             invoke::<task_recovery::TaskRecovery>(invocation, dry_run).await
@@ -68,6 +75,19 @@ pub async fn run(
     }
 }
 
+/// The SDK configuration of a person at a terminal: `aws-config`'s usual chains (profiles, SSO,
+/// `AWS_ENDPOINT_URL`), with phoenix-ops' HTTPS client, retries and timeouts. Functions in Lambda
+/// build theirs from the Lambda environment instead (`phoenix_core::aws::sdk_config_from_env`).
+pub async fn people_sdk_config() -> SdkConfig {
+    use phoenix_core::aws::{https_client, retry_config, timeout_config};
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .load()
+        .await
+}
+
 async fn invoke<F: Function>(invocation: Invocation, dry_run: bool) -> ExitCode {
     let vars = Vars::new(move |name| {
         if name == "DRY_RUN" && dry_run {
@@ -80,7 +100,7 @@ async fn invoke<F: Function>(invocation: Invocation, dry_run: bool) -> ExitCode 
         Ok(config) => config,
         Err(errors) => return usage_error(&format!("{}: {errors}", F::NAME)),
     };
-    let sdk = phoenix_core::aws::load_sdk_config().await;
+    let sdk = people_sdk_config().await;
     let function = F::from_sdk(config, &sdk);
     let mut stderr = std::io::stderr();
     match handle_and_report(&function, invocation, &mut stderr).await {

@@ -1,8 +1,10 @@
 //! The AWS SDK configuration every function uses, and what an AWS error means for the caller.
 //!
-//! Endpoints: `aws_config` itself honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`),
-//! which is how the same binary talks to the local emulator or to real AWS. There is no
-//! home-made switch here.
+//! Configuration: [`sdk_config_from_env`] builds it from the variables Lambda sets (region,
+//! the execution role's credentials) without `aws-config`'s provider chains, which a function
+//! never needs and which cost a third of a megabyte of binary (README › Performance).
+//! `AWS_ENDPOINT_URL` is honoured here, which is how the same binary talks to the local
+//! emulator or to real AWS. People's tools (the CLI) load profiles with `aws-config` instead.
 //!
 //! Errors: a handler returns an error to Lambda only when a retry can help (throttling, 5xx,
 //! timeouts, connection failures). [`AwsFailure`] records which call on which resource failed,
@@ -11,13 +13,19 @@
 use std::fmt;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+pub use aws_types::SdkConfig;
+use aws_types::region::Region;
 use serde::Serialize;
 
 /// Standard retry mode, 3 attempts, short backoff: a Lambda has little time, and a failure that
@@ -38,15 +46,57 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`), with
-/// phoenix-ops' retry and timeout settings.
-pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+/// The SDK configuration from the environment a Lambda function runs in: `AWS_REGION` (or
+/// `AWS_DEFAULT_REGION`), the credentials Lambda puts in `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` when set; with
+/// phoenix-ops' retry and timeout settings. The error names every missing variable.
+pub fn sdk_config_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, String> {
+    let get = |name: &str| {
+        lookup(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let region = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"));
+    let key = get("AWS_ACCESS_KEY_ID");
+    let secret = get("AWS_SECRET_ACCESS_KEY");
+    let mut missing = Vec::new();
+    if region.is_none() {
+        missing.push("AWS_REGION");
+    }
+    if key.is_none() {
+        missing.push("AWS_ACCESS_KEY_ID");
+    }
+    if secret.is_none() {
+        missing.push("AWS_SECRET_ACCESS_KEY");
+    }
+    let (Some(region), Some(key), Some(secret)) = (region, key, secret) else {
+        return Err(format!(
+            "the AWS environment is incomplete: {} not set (Lambda sets them; locally, use \
+             phoenix-ops, which reads your AWS profile)",
+            missing.join(", ")
+        ));
+    };
+    let credentials = Credentials::new(key, secret, get("AWS_SESSION_TOKEN"), None, "environment");
+    let mut builder = base_config()
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials));
+    if let Some(endpoint) = get("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(builder.build())
+}
+
+/// Everything of the SDK configuration that is not about who and where: behaviour version,
+/// the HTTPS client, retries, timeouts, sleep and clock. Region, credentials and endpoint are
+/// added by the caller (the Lambda environment, a test harness, a person's profile).
+pub fn base_config() -> aws_types::sdk_config::Builder {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
         .http_client(https_client())
         .retry_config(retry_config())
         .timeout_config(timeout_config())
-        .load()
-        .await
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::new(SystemTimeSource::new()))
 }
 
 /// The SDK's HTTPS client: hyper 1 + rustls with the *ring* crypto provider (smaller than
@@ -225,6 +275,34 @@ impl From<AwsFailure> for RetryableError {
 mod tests {
     use super::*;
     use FailureKind::*;
+
+    #[test]
+    fn the_lambda_environment_makes_a_config_and_gaps_are_named() {
+        let env = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ];
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let config = sdk_config_from_env(lookup).expect("complete");
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        assert!(config.credentials_provider().is_some());
+        let error = sdk_config_from_env(|name: &str| {
+            (name == "AWS_DEFAULT_REGION").then(|| "eu-west-1".to_owned())
+        })
+        .expect_err("no credentials");
+        assert!(
+            error.contains("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY not set"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn retry_only_where_a_retry_can_help() {

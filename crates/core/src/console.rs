@@ -74,9 +74,75 @@ pub fn s3_prefix(region: &str, bucket: &str, prefix: &str) -> String {
     )
 }
 
+/// The only links a message to people may carry as a button: the AWS console (any region,
+/// China, GovCloud, S3's console) and the stack's own dashboard. Anything else in a Notice (which
+/// anyone allowed to publish to `alerts` could write) is shown as text, never as a button.
+pub fn is_allowed_link(url: &str, dashboard_url: Option<&str>) -> bool {
+    if dashboard_url.is_some_and(|d| !d.is_empty() && url == d) {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if host.contains('@') || host.contains(':') {
+        return false;
+    }
+    host == "console.aws.amazon.com"
+        || host == "s3.console.aws.amazon.com"
+        || host == "console.amazonaws.cn"
+        || host == "console.amazonaws-us-gov.com"
+        || host
+            .strip_suffix(".console.aws.amazon.com")
+            .is_some_and(|region| {
+                !region.is_empty()
+                    && region
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+}
+
+/// The stack's CloudWatch dashboard.
+pub fn dashboard(region: &str, name: &str) -> String {
+    format!(
+        "{}/cloudwatch/home?region={region}#dashboards/dashboard/{}",
+        host(region),
+        encode(name)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_console_and_dashboard_links_are_buttons() {
+        let dash = dashboard("eu-west-1", "phoenix-ops-phoenix");
+        assert!(is_allowed_link(&dash, Some(&dash)));
+        for good in [
+            "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/c",
+            "https://console.aws.amazon.com/cloudwatch",
+            "https://s3.console.aws.amazon.com/s3/buckets/b",
+            "https://console.amazonaws.cn/ecs",
+        ] {
+            assert!(is_allowed_link(good, None), "{good}");
+        }
+        for bad in [
+            "http://eu-west-1.console.aws.amazon.com/",
+            "https://evil.example.com/console.aws.amazon.com",
+            "https://console.aws.amazon.com.evil.example/",
+            "https://user@console.aws.amazon.com/",
+            "https://x.y.console.aws.amazon.com/",
+            "javascript:alert(1)",
+            "https://hooks.slack.com/services/T/B/X",
+        ] {
+            assert!(!is_allowed_link(bad, Some(&dash)), "{bad}");
+        }
+    }
 
     #[test]
     fn links_point_at_the_right_console() {

@@ -4,10 +4,14 @@
 //! * [`aws`]: the SDK configuration (honours `AWS_ENDPOINT_URL` through the SDK's own support),
 //!   retry and timeout settings, and the retryable/final classification of AWS errors.
 //! * [`ecs`]: ECS facts read the same way by several functions (a deployment rolling out).
-//! * [`notice`]: the one message type every function publishes to the `alerts` topic.
+//! * [`notice`]: the one message type every function publishes to the `alerts` topic (pure data);
+//!   [`publish`]: publishing Notices and people's messages to SNS.
 //! * [`outcome`]: the JSON every handler returns and logs once.
-//! * [`lambda`]: the `Function` contract, the Lambda runtime adapter, JSON logs.
+//! * [`lambda`]: the `Function` contract and the Lambda runtime adapter (one Outcome line per
+//!   invocation, panics reported as final failures); [`logging`]: JSON lines with the request id.
 //! * [`metrics`]: CloudWatch embedded-metric-format lines.
+//! * [`ledger`]: the DynamoDB table that makes an effect happen once across containers.
+//! * [`text`]: size limits, durations, redaction of secrets; [`console`]: links people may follow.
 //! * [`string_enum!`]: wire enums with an `Unknown(String)` arm (stop codes, alarm states, ...).
 
 pub mod aws;
@@ -15,14 +19,19 @@ pub mod config;
 pub mod console;
 pub mod ecs;
 pub mod lambda;
+pub mod ledger;
+pub mod logging;
 pub mod metrics;
 pub mod notice;
 pub mod outcome;
+pub mod publish;
 mod string_enum;
 pub mod text;
 
-pub use aws::{AwsFailure, RetryableError};
+pub use aws::{AwsFailure, RetryableError, SdkConfig};
 pub use config::{ConfigError, ConfigErrors, Vars};
 pub use lambda::{Function, Invocation};
-pub use notice::{Field, Link, Notice, NoticePublisher, Severity};
+pub use ledger::{Claim, Ledger};
+pub use notice::{Field, Link, Notice, Severity};
 pub use outcome::{Action, ActionStatus, Outcome};
+pub use publish::NoticePublisher;

@@ -1,12 +1,10 @@
 //! The Notice: the one message every phoenix-ops function publishes to the `alerts` topic when a
-//! human should know something. The alarm-notifier renders it for Slack and on-call.
+//! human should know something. The alarm-notifier renders it for Slack and on-call. Pure data:
+//! publishing lives in [`crate::publish`].
 
-use aws_sdk_sns::types::MessageAttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::AwsFailure;
-use crate::outcome::{Action, ActionStatus, NoticeDelivery, Outcome};
 use crate::text::truncate_chars;
 
 /// Marks a JSON message as a Notice (and its version), so the notifier can tell it from a
@@ -18,6 +16,16 @@ const SNS_SUBJECT_MAX: usize = 100;
 /// Longest `details` block kept in a Notice (SNS messages are capped at 256 KB; Slack shows far
 /// less). The notifier truncates again to its own limits.
 pub const DETAILS_MAX_CHARS: usize = 8_000;
+/// Largest Notice, as JSON, that is published: well under SNS's 256 KB message limit, so a
+/// Notice is never refused and lost. [`Notice::capped`] shortens, never drops.
+pub const NOTICE_MAX_BYTES: usize = 64 * 1024;
+/// Longest title, field value and summary kept when a Notice must be shortened.
+const TITLE_MAX_CHARS: usize = 200;
+const FIELD_MAX_CHARS: usize = 500;
+const SUMMARY_MAX_CHARS: usize = 2_000;
+/// Most fields and links kept when a Notice must be shortened.
+const FIELDS_MAX: usize = 40;
+const LINKS_MAX: usize = 10;
 
 crate::string_enum! {
     /// How urgent a Notice is.
@@ -151,6 +159,49 @@ impl Notice {
         sns_subject(&format!("[{}] {}", self.severity.label(), self.title))
     }
 
+    /// The Notice as JSON, cut to fit [`NOTICE_MAX_BYTES`]: first the details, then each field
+    /// and the summary, then the number of fields and links; each cut is marked. Nothing is
+    /// dropped silently and the Notice stays a valid Notice.
+    pub fn capped(mut self) -> Notice {
+        let size = |n: &Notice| serde_json::to_vec(n).map_or(usize::MAX, |v| v.len());
+        if size(&self) <= NOTICE_MAX_BYTES {
+            return self;
+        }
+        if let Some(details) = &self.details {
+            // bytes over the cap, counted generously as 4 bytes per character removed
+            let over = size(&self).saturating_sub(NOTICE_MAX_BYTES);
+            let keep = details.chars().count().saturating_sub(over / 4 + 64);
+            self.details = Some(truncate_chars(details, keep.max(200)));
+        }
+        if size(&self) > NOTICE_MAX_BYTES {
+            self.title = truncate_chars(&self.title, TITLE_MAX_CHARS);
+            self.summary = truncate_chars(&self.summary, SUMMARY_MAX_CHARS);
+            for field in &mut self.fields {
+                field.label = truncate_chars(&field.label, TITLE_MAX_CHARS);
+                field.value = truncate_chars(&field.value, FIELD_MAX_CHARS);
+            }
+            for link in &mut self.links {
+                link.label = truncate_chars(&link.label, TITLE_MAX_CHARS);
+            }
+            self.links.retain(|l| l.url.len() <= 2_000);
+            if let Some(details) = &self.details {
+                self.details = Some(truncate_chars(details, 200));
+            }
+        }
+        if size(&self) > NOTICE_MAX_BYTES {
+            let fields = self.fields.len();
+            if fields > FIELDS_MAX {
+                self.fields.truncate(FIELDS_MAX - 1);
+                self.fields.push(Field {
+                    label: "…".to_owned(),
+                    value: format!("{} more field(s) not shown", fields - (FIELDS_MAX - 1)),
+                });
+            }
+            self.links.truncate(LINKS_MAX);
+        }
+        self
+    }
+
     /// Parses a message body as a Notice, if it is one.
     pub fn from_json(text: &str) -> Option<Self> {
         let notice: Self = serde_json::from_str(text).ok()?;
@@ -178,102 +229,6 @@ pub fn sns_subject(text: &str) -> String {
         "phoenix-ops".to_owned()
     } else {
         trimmed.to_owned()
-    }
-}
-
-/// Publishes one message to an SNS topic, with a `severity` attribute for subscription filters.
-pub async fn publish_message(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    subject: &str,
-    message: String,
-    severity: &Severity,
-) -> Result<String, AwsFailure> {
-    let attribute = MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(severity.as_str())
-        .build()
-        .map_err(|e| {
-            AwsFailure::new(
-                "sns:Publish",
-                topic_arn,
-                crate::aws::FailureKind::Construction,
-                None,
-                e.to_string(),
-                None,
-            )
-        })?;
-    let output = sns
-        .publish()
-        .topic_arn(topic_arn)
-        .subject(sns_subject(subject))
-        .message(message)
-        .message_attributes("severity", attribute)
-        .send()
-        .await
-        .map_err(|e| AwsFailure::from_sdk("sns:Publish", topic_arn, &e))?;
-    Ok(output.message_id().unwrap_or_default().to_owned())
-}
-
-/// Publishes Notices to the `alerts` topic.
-#[derive(Debug, Clone)]
-pub struct NoticePublisher {
-    sns: aws_sdk_sns::Client,
-    topic_arn: String,
-}
-
-impl NoticePublisher {
-    pub fn new(sns: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
-        Self {
-            sns,
-            topic_arn: topic_arn.into(),
-        }
-    }
-
-    pub fn topic_arn(&self) -> &str {
-        &self.topic_arn
-    }
-
-    /// Delivers a function's Notice and records it in its Outcome: in dry run nothing is sent
-    /// (`NoticeDelivery::DryRun`); a final failure is recorded as a failed `sns:Publish` action.
-    /// A retryable failure is returned only when `retry_is_safe` (retrying the invocation would
-    /// not repeat an action already taken); otherwise it is recorded like a final one.
-    pub async fn deliver(
-        &self,
-        notice: Notice,
-        outcome: &mut Outcome,
-        dry_run: bool,
-        retry_is_safe: bool,
-    ) -> Result<(), AwsFailure> {
-        if dry_run {
-            outcome.notice_delivery = Some(NoticeDelivery::DryRun);
-        } else {
-            match self.publish(&notice).await {
-                Ok(message_id) => {
-                    outcome.notice_delivery = Some(NoticeDelivery::Published { message_id })
-                }
-                Err(failure) if failure.retryable && retry_is_safe => return Err(failure),
-                Err(failure) => outcome.action(
-                    Action::new("sns:Publish", &self.topic_arn, ActionStatus::Failed)
-                        .detail(failure.to_string()),
-                ),
-            }
-        }
-        outcome.notice = Some(notice);
-        Ok(())
-    }
-
-    /// Publishes the Notice as JSON; returns the SNS message id.
-    pub async fn publish(&self, notice: &Notice) -> Result<String, AwsFailure> {
-        let body = serde_json::to_string(notice).unwrap_or_default();
-        publish_message(
-            &self.sns,
-            &self.topic_arn,
-            &notice.subject(),
-            body,
-            &notice.severity,
-        )
-        .await
     }
 }
 
@@ -326,6 +281,33 @@ mod tests {
         );
         assert!(long.starts_with("? bad x"), "{long}");
         assert_eq!(sns_subject(" \n "), "phoenix-ops");
+    }
+
+    #[test]
+    fn an_oversized_notice_is_shortened_never_dropped() {
+        let mut huge = sample().details("é".repeat(7_000));
+        for i in 0..5_000 {
+            huge = huge.field(format!("field {i}"), "x".repeat(1_000));
+        }
+        huge.summary = "s".repeat(100_000);
+        let capped = huge.clone().capped();
+        let bytes = serde_json::to_vec(&capped).expect("serialises").len();
+        assert!(bytes <= NOTICE_MAX_BYTES, "{bytes}");
+        assert_eq!(capped.title, huge.title);
+        assert!(capped.summary.ends_with(crate::text::TRUNCATION_MARKER));
+        assert!(capped.fields.len() <= FIELDS_MAX);
+        assert_eq!(
+            capped.fields.last().map(|f| f.value.as_str()),
+            Some("4962 more field(s) not shown")
+        );
+        assert_eq!(
+            Notice::from_json(&String::from_utf8_lossy(
+                &serde_json::to_vec(&capped).expect("json")
+            )),
+            Some(capped)
+        );
+        // a small Notice is untouched
+        assert_eq!(sample().capped(), sample());
     }
 
     #[test]

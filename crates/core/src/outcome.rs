@@ -84,6 +84,10 @@ pub struct Outcome {
     /// Set when a manual payload is invalid: what is wrong. Nothing was done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected: Option<String>,
+    /// Set when the handler panicked (a defect): what the panic said. Reported as a final
+    /// failure, since the same event would panic again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panicked: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
     /// What the handler read from AWS and the event (function-specific).
@@ -114,6 +118,7 @@ impl Outcome {
             event_id: event_id.map(str::to_owned),
             ignored: None,
             rejected: None,
+            panicked: None,
             dry_run,
             observed: Value::Null,
             decision: None,
@@ -137,6 +142,14 @@ impl Outcome {
     pub fn rejected(function: &str, event_id: Option<&str>, why: impl Into<String>) -> Self {
         Self {
             rejected: Some(why.into()),
+            ..Self::handled(function, event_id, false)
+        }
+    }
+
+    /// A handler that panicked: success for Lambda (no retry), the panic's message kept.
+    pub fn panicked(function: &str, event_id: Option<&str>, message: &str) -> Self {
+        Self {
+            panicked: Some(message.to_owned()),
             ..Self::handled(function, event_id, false)
         }
     }
@@ -168,29 +181,21 @@ impl Outcome {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// Logs the Outcome as one JSON line: the decision and its reason, the event id, each
-    /// action in short form. Never the whole payload, never secrets.
-    pub fn log(&self) {
-        let actions: Vec<String> = self
-            .actions
-            .iter()
-            .map(|a| format!("{} {} {:?}", a.call, a.target, a.status))
-            .collect();
-        let actions = actions.join("; ");
-        let event_id = self.event_id.as_deref().unwrap_or("");
+    /// One line for humans: `decision: reason`, `ignored: why`, `rejected: why`, `panicked: …`.
+    pub fn headline(&self) -> String {
         if let Some(why) = &self.ignored {
-            tracing::info!(function = %self.function, event_id, ignored = %why, "ignored");
-        } else if let Some(why) = &self.rejected {
-            tracing::warn!(function = %self.function, event_id, rejected = %why, "rejected");
-        } else {
-            let decision = self.decision.as_deref().unwrap_or("");
-            let reason = self.reason.as_deref().unwrap_or("");
-            let notice = self.notice.as_ref().map(|n| n.title.as_str()).unwrap_or("");
-            if self.has_failures() {
-                tracing::warn!(function = %self.function, event_id, dry_run = self.dry_run, decision, reason, actions, notice, "decision");
-            } else {
-                tracing::info!(function = %self.function, event_id, dry_run = self.dry_run, decision, reason, actions, notice, "decision");
-            }
+            return format!("ignored: {why}");
+        }
+        if let Some(why) = &self.rejected {
+            return format!("rejected: {why}");
+        }
+        if let Some(what) = &self.panicked {
+            return format!("panicked: {what}");
+        }
+        match (&self.decision, &self.reason) {
+            (Some(decision), Some(reason)) => format!("{decision}: {reason}"),
+            (Some(decision), None) => decision.clone(),
+            _ => "handled".to_owned(),
         }
     }
 }
@@ -223,6 +228,10 @@ mod tests {
             .detail("2 -> 10"),
         );
         assert!(!out.has_failures());
+        assert_eq!(
+            out.headline(),
+            "scale-out: 1200 req/min needs 12 tasks, max 10"
+        );
         assert_eq!(
             out.to_json(),
             json!({

@@ -14,7 +14,7 @@ pub mod simulate;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use aws_config::SdkConfig;
+use phoenix_core::SdkConfig;
 use phoenix_core::metrics::Metric;
 use phoenix_core::{
     Action, ActionStatus, Function, Invocation, Notice, NoticePublisher, Outcome, RetryableError,

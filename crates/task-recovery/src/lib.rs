@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration as StdDuration;
 
-use aws_config::SdkConfig;
 use chrono::Duration;
+use phoenix_core::SdkConfig;
 use phoenix_core::metrics::Metric;
 use phoenix_core::{
     Action, ActionStatus, AwsFailure, Function, Invocation, NoticePublisher, Outcome,

@@ -1,7 +1,7 @@
 //! The Notice that says why a task died and what was done about it. Pure: everything it shows
 //! was observed or decided before.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use phoenix_core::{Notice, console};
 
 use crate::classify::{Classification, StopKind};
@@ -31,16 +31,7 @@ pub enum Done {
     Failed(String),
 }
 
-/// `1h 13m 5s`.
-pub fn human_duration(d: Duration) -> String {
-    let total = d.num_seconds().max(0);
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m {s}s"),
-        _ => format!("{h}h {m}m {s}s"),
-    }
-}
+use phoenix_core::text::human_duration;
 
 fn what_happened(kind: &StopKind) -> String {
     match kind {
@@ -196,17 +187,4 @@ pub fn build_notice(input: &NoticeInput<'_>) -> Option<Notice> {
         (None, false) => diagnosis.lines.join("\n"),
     };
     Some(notice.details(details))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_a_human_wrote_them() {
-        assert_eq!(human_duration(Duration::seconds(4385)), "1h 13m 5s");
-        assert_eq!(human_duration(Duration::seconds(65)), "1m 5s");
-        assert_eq!(human_duration(Duration::seconds(9)), "9s");
-        assert_eq!(human_duration(Duration::seconds(-3)), "0s");
-    }
 }

@@ -202,7 +202,7 @@ pub async fn act(stage: &mut Stage) {
     let (_, slack) = relay(stage, &notifier, None).await;
     let lasted = format!(
         "alarm lasted {}",
-        alarm_notifier::render::human_duration(stage.clock - fired_at)
+        phoenix_core::text::human_duration(stage.clock - fired_at)
     );
     let recovered = slack.len() == 1
         && header(&slack[0]) == format!("✅ OK: {ALARM}")
