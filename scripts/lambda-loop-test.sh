@@ -66,6 +66,9 @@ check() {
   # The function as Lambda starts it: its binary, AWS_LAMBDA_RUNTIME_API, its configuration.
   ( # shellcheck source=/dev/null
     source "$work/exports.sh"
+    # STACK_NAME: the Lambda adapter's own setting (the Stack dimension of its metrics), which
+    # the template sets and the sandbox's exports (made for in-process runs) may not carry.
+    export STACK_NAME="${STACK_NAME:-phoenix-ops-sandbox}"
     export AWS_LAMBDA_RUNTIME_API="$runtime_api" AWS_LAMBDA_FUNCTION_NAME=_ \
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION=1
     for setting in "$@"; do export "${setting?}"; done
