@@ -75,6 +75,7 @@ fn targets(env: &BTreeMap<String, String>) -> Vec<Target> {
         .map(|g| g.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
     let bucket = env.get("BACKUP_BUCKET").cloned().unwrap_or_default();
+    let docdb = env.get("DOCDB_CLUSTER_ID").cloned().unwrap_or_default();
     let publish_to = move |topic: String| {
         move |action: &Action| -> Result<(), String> {
             if action.target == topic {
@@ -143,7 +144,7 @@ fn targets(env: &BTreeMap<String, String>) -> Vec<Target> {
                 match a.call.as_str() {
                 c if is_read(c) || c.starts_with("dynamodb:") => Ok(()),
                 "rds:CreateDBClusterSnapshot" | "rds:DeleteDBClusterSnapshot" | "rds:AddTagsToResource"
-                    if a.target.contains("phoenix-ops-") => Ok(()),
+                    if a.target.contains("phoenix-ops-") || a.target == docdb => Ok(()),
                 "logs:CreateExportTask" if log_groups.iter().any(|g| a.target.contains(g.as_str())) => Ok(()),
                 "s3:PutObject" if a.target.contains(&bucket) => Ok(()),
                 "sns:Publish" => alerts_only_3(a),
