@@ -67,8 +67,9 @@ elif cmd == "has-tag":
         print("no")
 elif cmd == "roll":
     tag = sys.argv[3]
-    _, s = outputs()
+    out, s = outputs()
     params = []
+    previous = {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])}
     for p in s.get("Parameters", []):
         key = p["ParameterKey"]
         if key == "AppImageTag":
@@ -94,6 +95,18 @@ elif cmd == "roll":
         print(f"{stack}: the new image did not become healthy; the stack rolled back to the previous one", file=sys.stderr)
         sys.exit(1)
     print(f"{stack}: the service runs {tag}", file=sys.stderr)
+    # The template leaves the task count to request-scaler once an image exists, and creates the
+    # service parked at 0 without one. The first image unparks it, once, at MinTasks; a later push
+    # never touches the count (a service a person parked stays parked: unpark it by hand).
+    if not previous.get("AppImageTag"):
+        ecs = boto3.client("ecs")
+        cluster, service = out["ClusterName"], out["ServiceName"]
+        desc = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+        if desc["desiredCount"] == 0:
+            count = int(previous.get("MinTasks") or 1)
+            ecs.update_service(cluster=cluster, service=service, desiredCount=count)
+            print(f"{stack}: first image: the service is unparked at {count} task(s) (MinTasks); "
+                  "request-scaler owns the count from now on", file=sys.stderr)
 PY
 }
 

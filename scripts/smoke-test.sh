@@ -100,11 +100,11 @@ ROWS
   --statistic Maximum --period 60 --evaluation-periods 1 --threshold 80 \
   --comparison-operator GreaterThanThreshold --treat-missing-data notBreaching \
   --alarm-actions "$ALERTS_TOPIC_ARN" --ok-actions "$ALERTS_TOPIC_ARN" || die "put-metric-alarm failed"
-"$aws" cloudwatch put-metric-alarm --alarm-name "$stack-backup-errors" --namespace AWS/Lambda \
+"$aws" cloudwatch put-metric-alarm --alarm-name "$stack-alarm-notifier-errors" --namespace AWS/Lambda \
   --metric-name Errors --dimensions "Name=FunctionName,Value=$stack-backup" --statistic Sum \
   --period 300 --evaluation-periods 1 --threshold 0 --comparison-operator GreaterThanThreshold \
   --treat-missing-data notBreaching --alarm-actions "$ALERTS_TOPIC_ARN" || die "put-metric-alarm failed"
-"$aws" cloudwatch set-alarm-state --alarm-name "$stack-backup-errors" --state-value OK --state-reason "smoke-test: quiet" || die "set-alarm-state failed"
+"$aws" cloudwatch set-alarm-state --alarm-name "$stack-alarm-notifier-errors" --state-value OK --state-reason "smoke-test: quiet" || die "set-alarm-state failed"
 "$aws" cloudwatch put-dashboard --dashboard-name "$stack-phoenix" --dashboard-body \
   '{"widgets": [{"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {"title": "Requests", "region": "eu-west-1", "metrics": [["AWS/ApplicationELB", "RequestCount"]]}}]}' \
   > /dev/null || die "put-dashboard failed"
@@ -130,7 +130,7 @@ SKIP  oncall published (SNS metric)
 ROWS
 )"
 
-"$aws" cloudwatch set-alarm-state --alarm-name "$stack-backup-errors" --state-value ALARM \
+"$aws" cloudwatch set-alarm-state --alarm-name "$stack-alarm-notifier-errors" --state-value ALARM \
   --state-reason "smoke-test: a failing backup" || die "set-alarm-state failed"
 
 expect "errors-alarm-in-alarm" 1 "$(cat <<ROWS
