@@ -87,7 +87,8 @@ fn targets(env: &BTreeMap<String, String>) -> Vec<Target> {
     };
     let alerts_only = publish_to(alerts.clone());
     let alerts_only_2 = publish_to(alerts.clone());
-    let alerts_only_3 = publish_to(alerts);
+    let alerts_only_3 = publish_to(alerts.clone());
+    let alerts_only_4 = publish_to(alerts);
     let oncall_only = publish_to(oncall);
     vec![
         Target {
@@ -150,6 +151,15 @@ fn targets(env: &BTreeMap<String, String>) -> Vec<Target> {
                 "sns:Publish" => alerts_only_3(a),
                 _ => Err("backup may only snapshot/rotate its own snapshots, export its log groups, write its bucket and publish to alerts".into()),
             }
+            }),
+        },
+        Target {
+            name: DailyDigest,
+            samples: samples(&["scheduled-event"]),
+            allowed: Box::new(move |a: &Action| match a.call.as_str() {
+                c if is_read(c) || c.starts_with("dynamodb:") || c == "logs:StartQuery" => Ok(()),
+                "sns:Publish" => alerts_only_4(a),
+                _ => Err("daily-digest may only read and publish its digest to alerts".into()),
             }),
         },
     ]
@@ -229,6 +239,10 @@ pub async fn run(args: &Args) -> ExitCode {
                     .await
             }
             Backup => run_one::<backup::Backup>(&env, &world, &target, &others, args, now).await,
+            DailyDigest => {
+                run_one::<daily_digest::DailyDigest>(&env, &world, &target, &others, args, now)
+                    .await
+            }
         };
         match report {
             Ok(report) => {

@@ -83,6 +83,7 @@ pub enum FunctionName {
     RequestScaler,
     AlarmNotifier,
     Backup,
+    DailyDigest,
 }
 
 fn main() -> ExitCode {

@@ -475,6 +475,8 @@ impl World {
             // Exports are immediate in the emulator; real AWS needs hours (template default).
             ("EXPORT_LAG_HOURS", "0".to_owned()),
             ("LEDGER_TABLE", self.ledger_table.clone()),
+            // daily-digest reads the functions' Outcome lines from here
+            ("FUNCTION_LOG_GROUPS", CONTROL_PLANE_LOG_GROUP.to_owned()),
         ];
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }

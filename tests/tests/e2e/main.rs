@@ -5,6 +5,7 @@
 mod alarm_notifier;
 mod backup;
 mod harness;
+mod ledger;
 mod request_scaler;
 mod task_recovery;
 mod template_wiring;
