@@ -55,7 +55,7 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
-    /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
+    /// Replay a `minute,requests[,cpu]` trace through the scaler and the target-tracking model (--svg draws it).
     SimulateScaler(simulate::Args),
 }
 
