@@ -1,3 +1,4 @@
+// pure: draws an SVG from a replay already computed (no I/O, no clock, no async)
 //! Draws a scaler replay as a hand-written SVG: one time axis; requests per minute (left axis)
 //! and, on the right axis aligned with it (one task = `target` requests), our desired and
 //! serving tasks, target tracking's serving tasks and, with CPU, the tasks CPU demand needs;
@@ -395,46 +396,9 @@ pub fn svg(replay: &Replay) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use request_scaler::policy::Policy;
 
     use super::*;
-
-    fn repo() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
-
-    /// Every shipped trace has its plot in docs/plots/, equal to what the code draws now.
-    /// `UPDATE_PLOTS=1 cargo test -p phoenix-ops-cli plots` redraws them.
-    #[test]
-    fn committed_plots_match_the_code() {
-        let update = std::env::var_os("UPDATE_PLOTS").is_some();
-        let mut traces: Vec<PathBuf> = std::fs::read_dir(repo().join("events/traces"))
-            .expect("events/traces")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-            .collect();
-        traces.sort();
-        assert!(traces.len() >= 6, "{traces:?}");
-        let mut stale = Vec::new();
-        for trace in traces {
-            let replay = Replay::from_file(&trace, Policy::default()).expect("replays");
-            let drawn = svg(&replay);
-            let stem = trace.file_stem().map(|s| s.to_string_lossy().into_owned());
-            let plot = repo().join(format!("docs/plots/{}.svg", stem.unwrap_or_default()));
-            if update {
-                std::fs::write(&plot, &drawn).expect("writes the plot");
-            } else if std::fs::read_to_string(&plot).ok().as_deref() != Some(drawn.as_str()) {
-                stale.push(plot.display().to_string());
-            }
-        }
-        assert!(
-            stale.is_empty(),
-            "plots missing or stale (UPDATE_PLOTS=1 cargo test -p phoenix-ops-cli plots): {stale:?}"
-        );
-    }
 
     #[test]
     fn a_plot_has_its_title_legend_and_marks_and_no_nonsense() {

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use request_scaler::policy::Policy;
 use request_scaler::simulate::{
-    SimPolicy, Summary, Trace, parse_trace, rows_csv, simulate, summarize, summary_table,
+    Comparison, SimPolicy, Summary, Trace, comparison_table, parse_trace, rows_csv, simulate,
+    summarize,
 };
 
 #[path = "plot.rs"]
@@ -26,9 +27,10 @@ pub enum Which {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// CSV of `minute,requests` or `minute,requests,cpu` rows (requests in that minute; CPU
-    /// demand in percent of one task, 250 = 2.5 tasks busy), minutes from 0.
-    #[arg(long)]
-    pub trace: PathBuf,
+    /// demand in percent of one task, 250 = 2.5 tasks busy), minutes from 0. Repeat it (with
+    /// --summary-only) for one table over several traces and their sum.
+    #[arg(long, required = true)]
+    pub trace: Vec<PathBuf>,
     /// Fewest tasks (MIN_TASKS, ≥ 1).
     #[arg(long, default_value_t = 1)]
     pub min: u32,
@@ -122,23 +124,15 @@ impl Replay {
     }
 }
 
-/// What the forecasts are worth: ours with and without them, per trace.
-pub fn forecast_table(replays: &[&Replay]) -> String {
-    let mut out = String::from(
-        "| trace | under-provisioned min (with / without forecast) | task-minutes (with / without) |\n\
-         |---|---:|---:|\n",
-    );
-    for r in replays {
-        out.push_str(&format!(
-            "| {} | {} / {} | {} / {} |\n",
-            r.name,
-            r.ours.under_provisioned_minutes,
-            r.without_forecast.under_provisioned_minutes,
-            r.ours.task_minutes,
-            r.without_forecast.task_minutes,
-        ));
+impl Replay {
+    pub fn comparison(&self) -> Comparison {
+        Comparison {
+            trace: self.name.clone(),
+            ours: self.ours.clone(),
+            without_forecast: self.without_forecast.clone(),
+            target_tracking: self.target_tracking.clone(),
+        }
     }
-    out
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -149,38 +143,85 @@ pub fn run(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let replay = match Replay::from_file(&args.trace, policy) {
-        Ok(replay) => replay,
-        Err(e) => {
-            eprintln!("phoenix-ops: {e}");
-            return ExitCode::from(2);
+    if args.trace.len() > 1 && (!args.summary_only || args.svg.is_some()) {
+        eprintln!("phoenix-ops: several --trace need --summary-only (and no --svg)");
+        return ExitCode::from(2);
+    }
+    let mut replays = Vec::new();
+    for path in &args.trace {
+        match Replay::from_file(path, policy) {
+            Ok(replay) => replays.push(replay),
+            Err(e) => {
+                eprintln!("phoenix-ops: {e}");
+                return ExitCode::from(2);
+            }
         }
+    }
+    let table = comparison_table(&replays.iter().map(Replay::comparison).collect::<Vec<_>>());
+    if args.summary_only {
+        print!("{table}");
+    }
+    let Some(replay) = replays.first().filter(|_| replays.len() == 1) else {
+        return ExitCode::SUCCESS;
     };
-    let tables = format!(
-        "{}\n{}",
-        summary_table(&[(
-            replay.name.clone(),
-            replay.ours.clone(),
-            replay.target_tracking.clone()
-        )]),
-        forecast_table(&[&replay])
-    );
     if let Some(out) = &args.svg
-        && let Err(e) = std::fs::write(out, plot::svg(&replay))
+        && let Err(e) = std::fs::write(out, plot::svg(replay))
     {
         eprintln!("phoenix-ops: cannot write {}: {e}", out.display());
         return ExitCode::from(2);
     }
-    if args.summary_only {
-        print!("{tables}");
-    } else {
+    if !args.summary_only {
         let which = match args.policy {
             Which::Ours => SimPolicy::Ours,
             Which::OursWithoutForecast => SimPolicy::OursWithoutForecast,
             Which::TargetTracking => SimPolicy::TargetTracking,
         };
         print!("{}", rows_csv(&simulate(&replay.trace, which, &policy)));
-        eprint!("{tables}");
+        eprint!("{table}");
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use request_scaler::policy::Policy;
+
+    use super::{Replay, plot};
+
+    fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// Every shipped trace has its plot in docs/plots/, equal to what the code draws now.
+    /// `UPDATE_PLOTS=1 cargo test -p phoenix-ops-cli plots` redraws them.
+    #[test]
+    fn committed_plots_match_the_code() {
+        let update = std::env::var_os("UPDATE_PLOTS").is_some();
+        let mut traces: Vec<PathBuf> = std::fs::read_dir(repo().join("events/traces"))
+            .expect("events/traces")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        traces.sort();
+        assert!(traces.len() >= 6, "{traces:?}");
+        let mut stale = Vec::new();
+        for trace in traces {
+            let replay = Replay::from_file(&trace, Policy::default()).expect("replays");
+            let drawn = plot::svg(&replay);
+            let stem = trace.file_stem().map(|s| s.to_string_lossy().into_owned());
+            let plot = repo().join(format!("docs/plots/{}.svg", stem.unwrap_or_default()));
+            if update {
+                std::fs::write(&plot, &drawn).expect("writes the plot");
+            } else if std::fs::read_to_string(&plot).ok().as_deref() != Some(drawn.as_str()) {
+                stale.push(plot.display().to_string());
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "plots missing or stale (UPDATE_PLOTS=1 cargo test -p phoenix-ops-cli plots): {stale:?}"
+        );
+    }
 }

@@ -75,9 +75,20 @@ pub fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::minutes(1)).unwrap_or(t)
 }
 
+/// `t` moved by `minutes` (saturating at the ends of the representable range instead of
+/// panicking: the clock is input too).
+pub fn shift(t: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
+    t.checked_add_signed(Duration::minutes(minutes))
+        .unwrap_or(if minutes < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
 /// The newest complete minute at `now`: the current minute and the one before may still grow.
 pub fn newest_complete(now: DateTime<Utc>) -> DateTime<Utc> {
-    minute_of(now) - Duration::minutes(2)
+    shift(minute_of(now), -2)
 }
 
 fn count(value: f64) -> u64 {
@@ -94,17 +105,18 @@ impl Memory {
     /// still growing, or, when the previous days are missing or stale, back [`DAILY_DAYS`] days.
     pub fn plan(&self, now: DateTime<Utc>) -> FetchPlan {
         let current = minute_of(now);
-        let end = current + Duration::minutes(1);
-        let stale = self.days.as_ref().is_none_or(|d| {
-            now < d.fetched_at || now - d.fetched_at >= Duration::minutes(DAYS_REFRESH_MINUTES)
-        });
+        let end = shift(current, 1);
+        let stale = self
+            .days
+            .as_ref()
+            .is_none_or(|d| now < d.fetched_at || shift(d.fetched_at, DAYS_REFRESH_MINUTES) <= now);
         let back = if stale {
             DAILY_DAYS as i64 * DAY_MINUTES + DAY_LEVEL_MINUTES as i64 + 5
         } else {
             HISTORY_MINUTES as i64 + 2
         };
         FetchPlan {
-            start: current - Duration::minutes(back),
+            start: shift(current, -back),
             end,
             refresh_days: stale,
         }
@@ -135,7 +147,7 @@ impl Memory {
         }
         let current = minute_of(now);
         self.tasks.insert(current, running);
-        let keep_from = current - Duration::minutes(HISTORY_MINUTES as i64 + 5);
+        let keep_from = shift(current, -(HISTORY_MINUTES as i64 + 5));
         self.tasks.retain(|t, _| *t >= keep_from && *t <= current);
     }
 
@@ -146,10 +158,11 @@ impl Memory {
         };
         (1..=DAILY_DAYS)
             .filter_map(|days_ago| {
-                let start = newest
-                    - Duration::minutes(DAY_LEVEL_MINUTES as i64 - 1)
-                    - Duration::minutes(DAY_MINUTES * days_ago as i64);
-                let end = start + Duration::minutes(DAY_WINDOW_MINUTES as i64 - 1);
+                let start = shift(
+                    newest,
+                    -(DAY_LEVEL_MINUTES as i64 - 1) - DAY_MINUTES * days_ago as i64,
+                );
+                let end = shift(start, DAY_WINDOW_MINUTES as i64 - 1);
                 let known = start >= days.from
                     && end <= days.to
                     && days.first.is_some_and(|first| first <= start);
@@ -157,7 +170,7 @@ impl Memory {
                     days_ago: u32::try_from(days_ago).unwrap_or(u32::MAX),
                     requests: (0..DAY_WINDOW_MINUTES as i64)
                         .map(|i| {
-                            let at = start + Duration::minutes(i);
+                            let at = shift(start, i);
                             days.requests.get(&at).copied().unwrap_or(0)
                         })
                         .collect(),
@@ -179,7 +192,7 @@ impl Memory {
         let minutes = (0..HISTORY_MINUTES as i64)
             .rev()
             .map(|back| {
-                let at = newest - Duration::minutes(back);
+                let at = shift(newest, -back);
                 Minute {
                     requests: requests_at(at),
                     cpu: fetched
@@ -195,10 +208,7 @@ impl Memory {
             .collect();
         Observation {
             minutes,
-            partial: vec![
-                requests_at(current - Duration::minutes(1)),
-                requests_at(current),
-            ],
+            partial: vec![requests_at(shift(current, -1)), requests_at(current)],
             previous_days: self.previous_days(newest),
             desired: service.desired,
             running: service.running,
@@ -374,6 +384,18 @@ mod tests {
         );
         assert_eq!(o.minutes[n - 1].cpu, None);
         assert_eq!(o.minutes[n - 2].cpu.map(|c| c.percent), Some(100.0));
+    }
+
+    #[test]
+    fn clocks_at_the_ends_of_time_do_not_panic() {
+        for now in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+            let mut memory = Memory::default();
+            let plan = memory.plan(now);
+            memory.remember(&plan, &Fetched::default(), now, 1);
+            let o = memory.observation(&Fetched::default(), now, &counts(1));
+            assert_eq!(o.minutes.len(), HISTORY_MINUTES);
+            let _ = memory.plan(now);
+        }
     }
 
     #[test]

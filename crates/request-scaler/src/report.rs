@@ -1,3 +1,4 @@
+// pure: Outcome and Notice wording from a decision already taken (no I/O, no clock: `now` is passed in)
 //! Reports a decision: the Outcome's observations and metric, and the Notice when a human
 //! should know (info per scale action, saying which signal drove a scale-out; a warning when
 //! demand goes beyond the maximum). A hold or a parked service says nothing.

@@ -517,6 +517,72 @@ pub fn summary_table(rows: &[(String, Summary, Summary)]) -> String {
     out
 }
 
+/// One trace replayed by ours, ours without forecasts, and target tracking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub trace: String,
+    pub ours: Summary,
+    pub without_forecast: Summary,
+    pub target_tracking: Summary,
+}
+
+/// A Markdown table of comparisons, one row per trace and a row for their sum (the acceptance
+/// rule is on the sum: under-provisioned minutes ≤ 1/3 of target tracking's, task-minutes
+/// ≤ 1.05×).
+pub fn comparison_table(rows: &[Comparison]) -> String {
+    let mut out = String::from(
+        "| trace | minutes | under-provisioned min (ours / TT) | task-minutes (ours / TT, Δ) | worst catch-up min (ours / TT) | scale actions (ours / TT) | without forecast: under-provisioned min, task-minutes |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut total = (0, 0, 0, 0, 0, 0, 0);
+    for c in rows {
+        let (o, t, w) = (&c.ours, &c.target_tracking, &c.without_forecast);
+        out.push_str(&format!(
+            "| {} | {} | {} / {} | {} / {} ({:+.1} %) | {} / {} | {} / {} | {}, {} |\n",
+            c.trace,
+            o.minutes,
+            o.under_provisioned_minutes,
+            t.under_provisioned_minutes,
+            o.task_minutes,
+            t.task_minutes,
+            delta_percent(o.task_minutes, t.task_minutes),
+            o.worst_catch_up_minutes,
+            t.worst_catch_up_minutes,
+            o.scale_actions,
+            t.scale_actions,
+            w.under_provisioned_minutes,
+            w.task_minutes,
+        ));
+        total.0 += o.minutes;
+        total.1 += o.under_provisioned_minutes;
+        total.2 += t.under_provisioned_minutes;
+        total.3 += o.task_minutes;
+        total.4 += t.task_minutes;
+        total.5 += w.under_provisioned_minutes;
+        total.6 += w.task_minutes;
+    }
+    if rows.len() > 1 {
+        let ratio = if total.2 == 0 {
+            0.0
+        } else {
+            total.1 as f64 / total.2 as f64
+        };
+        out.push_str(&format!(
+            "| **all ({} traces)** | {} | {} / {} ({ratio:.2}×) | {} / {} ({:+.1} %) | | | {}, {} |\n",
+            rows.len(),
+            total.0,
+            total.1,
+            total.2,
+            total.3,
+            total.4,
+            delta_percent(total.3, total.4),
+            total.5,
+            total.6,
+        ));
+    }
+    out
+}
+
 /// `(ours / theirs - 1) × 100`, 0 when theirs is 0.
 pub fn delta_percent(ours: u64, theirs: u64) -> f64 {
     if theirs == 0 {
