@@ -4,7 +4,8 @@
 Each trace is a `minute,requests` CSV of total requests per minute reaching the ALB (or
 `minute,requests,cpu` with the service's CPU demand in percent of one task: 250 = two and a half
 tasks fully busy), replayed by `phoenix-ops simulate-scaler --trace FILE`, the scaler's tests and
-the benchmarks. The plots in docs/plots/ are drawn from them (`scripts/plot-traces.sh`).
+the benchmarks. The plots in docs/plots/ are drawn from them: after regenerating, run
+`UPDATE_PLOTS=1 cargo test -p phoenix-ops-cli plots` (a test fails while a plot is stale).
 """
 import math
 import random
