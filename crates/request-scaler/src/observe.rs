@@ -14,9 +14,9 @@ use phoenix_core::AwsFailure;
 use phoenix_core::ecs::{DeploymentView, deployment_in_progress};
 
 use crate::config::MetricSource;
-use crate::history::{FetchPlan, Fetched, ServiceCounts};
 /// The start of the minute a time falls in (kept here for callers of the old layout).
 pub use crate::history::minute_of;
+use crate::history::{FetchPlan, Fetched, ServiceCounts};
 
 /// The queries of one GetMetricData call.
 fn queries(source: &MetricSource) -> Vec<MetricDataQuery> {
