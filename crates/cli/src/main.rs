@@ -61,7 +61,7 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
-    /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
+    /// Replay a `minute,requests[,cpu]` trace through the scaler and the target-tracking model (--svg draws it).
     SimulateScaler(simulate::Args),
     /// Tell the last 24 hours (the daily digest) of the environment's world, or of a sandbox day.
     Digest(digest::Args),
