@@ -15,7 +15,7 @@ use phoenix_core::{Action, ActionStatus, AwsFailure, Claim, Ledger};
 use tokio::sync::OnceCell;
 
 use crate::decide::{
-    ALARM_START_KEEP_DAYS, ALARM_START_OWNER, Channel, Delivery, MessagePlan, Skip, Step,
+    ALARM_START_KEEP_DAYS, ALARM_START_OWNER, Acted, Channel, Delivery, MessagePlan, Skip, Step,
 };
 use crate::deliver::{self, HttpClient, Webhook};
 use crate::render::Rendered;
@@ -61,14 +61,6 @@ impl Moment {
         chrono::Duration::from_std(self.left() + LEASE_MARGIN)
             .unwrap_or_else(|_| chrono::Duration::minutes(15))
     }
-}
-
-/// What the act step did for one message.
-#[derive(Debug, Clone, Default)]
-pub struct Acted {
-    pub deliveries: Vec<(Channel, Delivery)>,
-    /// Ledger work beside the deliveries (the alarm's start) and ledger failures.
-    pub actions: Vec<Action>,
 }
 
 fn ledger_failure(failure: &AwsFailure, consequence: &str) -> Action {

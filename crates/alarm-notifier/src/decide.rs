@@ -333,6 +333,14 @@ pub enum Delivery {
     },
 }
 
+/// What the act step did for one message.
+#[derive(Debug, Clone, Default)]
+pub struct Acted {
+    pub deliveries: Vec<(Channel, Delivery)>,
+    /// Ledger work beside the deliveries (the alarm's start) and ledger failures.
+    pub actions: Vec<phoenix_core::Action>,
+}
+
 /// What the Outcome says about an invocation, with its wording in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {

@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use phoenix_core::{Action, ActionStatus, Outcome, RetryableError};
 use serde_json::{Value, json};
 
-use crate::act::Acted;
-use crate::decide::{Channel, Decision, Delivery, MessagePlan, Observed, Seen, overall};
+use crate::decide::{Acted, Channel, Decision, Delivery, MessagePlan, Observed, Seen, overall};
 use crate::event::Incoming;
 
 /// The function's name in every Outcome.
