@@ -12,19 +12,20 @@
 #
 # Usage: scripts/push-app.sh COMMIT [--stack NAME] [--no-roll]
 #   COMMIT     full 40-hex commit of the kata app repository
-#   --stack    CloudFormation stack name (default: phoenix-ops, or $PHOENIX_STACK)
+#   --stack    CloudFormation stack name (default: $PHOENIX_STACK, else phoenix-ops-dev: samconfig's
+#              default environment; the pipelines pass phoenix-ops-staging / phoenix-ops)
 #   --no-roll  push only; do not update the stack
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "push-app: $*" >&2; exit 1; }
 say() { echo "push-app: $*" >&2; }
 
-commit="" stack="${PHOENIX_STACK:-phoenix-ops}" roll=1
+commit="" stack="${PHOENIX_STACK:-phoenix-ops-dev}" roll=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --stack) stack=${2:?--stack needs a name}; shift 2 ;;
     --no-roll) roll=0; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) commit=$1; shift ;;
   esac
@@ -116,3 +117,5 @@ if [ $roll -eq 1 ]; then
 else
   say "pushed; roll later with: scripts/push-app.sh $commit --stack $stack"
 fi
+[ $roll -eq 1 ] && say "next: scripts/smoke.sh --stack $stack (the app behind the ALB and the control plane around it)"
+exit 0

@@ -8,10 +8,13 @@
 //!   against whatever `AWS_ENDPOINT_URL` (or real AWS) the environment names.
 //! * `phoenix-ops simulate-scaler --trace FILE.csv` — replays a request trace through the
 //!   scaler's decision code and a model of AWS target tracking.
+//! * `phoenix-ops gallery --out docs/slack` — the notifier's Slack messages drawn as a page.
 //!
 //! Exit codes: 0 success (an ignored event is a success), 1 retryable failure or failed
 //! expectation, 2 bad usage or unreadable input.
 
+mod fuzz;
+mod gallery;
 mod invoke;
 mod sandbox;
 mod simulate;
@@ -57,6 +60,10 @@ enum Command {
     },
     /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
     SimulateScaler(simulate::Args),
+    /// Feed mutated events to every handler (dry run, local emulator) and judge each.
+    Fuzz(fuzz::Args),
+    /// Draw the notifier's Slack messages (its golden files) as a static page (docs/slack).
+    Gallery(gallery::Args),
 }
 
 #[derive(Subcommand)]
@@ -65,7 +72,7 @@ enum SandboxMode {
     Up,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FunctionName {
     TaskRecovery,
     RequestScaler,
@@ -110,6 +117,8 @@ fn main() -> ExitCode {
                 verbose,
             } => invoke::run(function, &event, dry_run, now.as_deref(), verbose).await,
             Command::SimulateScaler(args) => simulate::run(&args),
+            Command::Fuzz(args) => fuzz::run(&args).await,
+            Command::Gallery(args) => gallery::run(&args),
         }
     })
 }

@@ -1,13 +1,13 @@
 //! alarm-notifier end to end: messages published to the emulator's `alerts` topic, delivered to
 //! the handler as the SNS subscription would (read from the topic's tap queue, wrapped as an
 //! SNS event), posted to a real local Slack sink, published to the `oncall` topic (read back
-//! from its tap queue, with its `severity` attribute and a people's subscription filtered on
-//! it), the ledger in the emulator's DynamoDB. Each `notifier(&world)` is a separate container.
+//! from its tap queue; people's inboxes are HTTP subscriptions filtered on the `severity`
+//! attribute), the ledger in the world's DynamoDB table. Each `notifier(&world)` is a separate
+//! container.
 
 use std::time::Duration;
 
 use alarm_notifier::AlarmNotifier;
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, TimeZone, Utc};
 use phoenix_core::lambda::load_config;
 use phoenix_core::{Function, Invocation, Outcome, RetryableError, Vars};
@@ -16,7 +16,6 @@ use phoenix_testkit::{Emulator, Reply, SlackSink, World, WorldSpec, new_account}
 use serde_json::Value;
 
 const DASHBOARD: &str = "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=phoenix-ops-phoenix";
-const LEDGER_TABLE: &str = "phoenix-ledger";
 
 /// `events/<name>` of this checkout (read where cargo runs the tests: the shared target
 /// directory may hold a test kit built from another checkout).
@@ -37,61 +36,17 @@ fn t0() -> DateTime<Utc> {
 }
 
 async fn seeded(webhook_url: &str) -> World {
-    let world = World::seed(
+    World::seed(
         Emulator::shared(),
         &WorldSpec::new(&new_account(), webhook_url, t0()),
     )
     .await
-    .expect("world seeds");
-    if !world.env().contains_key("LEDGER_TABLE") {
-        create_ledger_table(&world).await;
-    }
-    world
-}
-
-/// The ledger table, for a world seeded before the test kit made it (the kit's world seeds it
-/// and sets `LEDGER_TABLE`; then this is not called). DynamoDB CreateTable in moto's JSON
-/// protocol over plain HTTP, since this test package links no DynamoDB client: the same spec
-/// as the template (`pk` string hash key, on demand).
-async fn create_ledger_table(world: &World) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let url = Emulator::shared().url().to_owned();
-    let host = url.trim_start_matches("http://").to_owned();
-    let body = format!(
-        r#"{{"TableName":"{LEDGER_TABLE}","AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}}],"BillingMode":"PAY_PER_REQUEST"}}"#
-    );
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=AKIAPHOENIXTEST/20261120/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         x-moto-account-id: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        world.region,
-        world.account,
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(&host)
-        .await
-        .expect("the emulator answers");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("CreateTable sent");
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .await
-        .expect("CreateTable answered");
-    assert!(
-        answer.starts_with("HTTP/1.1 200") || answer.contains("ResourceInUseException"),
-        "CreateTable: {answer}"
-    );
+    .expect("world seeds")
 }
 
 /// One container of the notifier, configured as the template configures it.
 fn notifier(world: &World) -> AlarmNotifier {
     let mut env = world.env();
-    env.entry("LEDGER_TABLE".to_owned())
-        .or_insert_with(|| LEDGER_TABLE.to_owned());
     env.insert("DASHBOARD_URL".to_owned(), DASHBOARD.to_owned());
     let config = load_config::<AlarmNotifier>(Vars::new(|k| env.get(k).cloned())).expect("config");
     AlarmNotifier::from_sdk(config, &world.sdk)
@@ -137,88 +92,51 @@ async fn run(
     .await
 }
 
-/// What reached a queue subscribed to `oncall`: (subject, severity attribute, message).
-async fn oncall_messages(world: &World, queue_url: &str) -> Vec<(String, String, String)> {
-    let sqs = aws_sdk_sqs::Client::new(&world.sdk);
-    let mut out = Vec::new();
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(if out.is_empty() { 2 } else { 0 })
-            .send()
-            .await
-            .expect("receive");
-        if received.messages().is_empty() {
-            return out;
-        }
-        for message in received.messages() {
-            let body: Value =
-                serde_json::from_str(message.body().unwrap_or("{}")).expect("SNS envelope");
-            out.push((
-                body["Subject"].as_str().unwrap_or_default().to_owned(),
-                body["MessageAttributes"]["severity"]["Value"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                body["Message"].as_str().unwrap_or_default().to_owned(),
-            ));
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(message.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .expect("delete");
-        }
-    }
+/// What reached the `oncall` topic (its tap queue): (subject, message).
+async fn oncall(world: &World) -> Vec<(String, String)> {
+    read_tap(&world.sdk, &world.oncall_queue_url, 2)
+        .await
+        .expect("oncall tap")
+        .into_iter()
+        .map(|p| (p.subject.unwrap_or_default(), p.message))
+        .collect()
 }
 
-/// A person's subscription to `oncall`, filtered as the template filters it: warning and up.
-async fn people(world: &World) -> String {
-    let (sqs, sns) = (
-        aws_sdk_sqs::Client::new(&world.sdk),
-        aws_sdk_sns::Client::new(&world.sdk),
-    );
-    let url = sqs
-        .create_queue()
-        .queue_name("phoenix-people")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue ARN")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default();
-    sns.subscribe()
+/// A person's inbox: an HTTP subscription to `oncall` (moto POSTs every notification that
+/// passes the subscription's filter), filtered on the `severity` attribute the notifier sets, as
+/// the template filters people's subscriptions (warning and above by default).
+async fn inbox(world: &World, severities: &[&str]) -> SlackSink {
+    let inbox = SlackSink::start().await.expect("inbox");
+    let filter = serde_json::json!({ "severity": severities }).to_string();
+    aws_sdk_sns::Client::new(&world.sdk)
+        .subscribe()
         .topic_arn(&world.oncall_topic_arn)
-        .protocol("sqs")
-        .endpoint(arn)
-        .attributes(
-            "FilterPolicy",
-            r#"{"severity": ["warning", "error", "critical"]}"#,
-        )
+        .protocol("http")
+        .endpoint(inbox.url())
+        .attributes("FilterPolicy", filter)
         .send()
         .await
         .expect("subscribe");
-    url
+    inbox
+}
+
+/// The subjects of the notifications an inbox received.
+fn subjects(inbox: &SlackSink) -> Vec<String> {
+    inbox
+        .received()
+        .iter()
+        .map(|r| r.json())
+        .filter(|body| body["Type"] == "Notification")
+        .map(|body| body["Subject"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn an_alarm_reaches_slack_once_with_the_dashboard_and_oncall_with_its_severity() {
     let sink = SlackSink::start().await.expect("sink");
     let world = seeded(&sink.url()).await;
-    let person = people(&world).await;
+    let person = inbox(&world, &["warning", "error", "critical"]).await;
+    let errors = inbox(&world, &["error"]).await;
     let event = raise(&world, "sns-cloudwatch-alarm-cpu.json").await;
     let outcome = run(&notifier(&world), &event, "req-1", t0())
         .await
@@ -248,11 +166,10 @@ async fn an_alarm_reaches_slack_once_with_the_dashboard_and_oncall_with_its_seve
         "a button to the dashboard"
     );
 
-    let oncall = oncall_messages(&world, &world.oncall_queue_url).await;
+    let oncall = oncall(&world).await;
     assert_eq!(oncall.len(), 1, "{oncall:?}");
-    let (subject, severity, text) = &oncall[0];
+    let (subject, text) = &oncall[0];
     assert_eq!(subject, "ALARM: phoenix-cpu-high");
-    assert_eq!(severity, "error");
     assert!(
         text.starts_with("🔴 ALARM: phoenix-cpu-high\nCPUUtilization 93.4% > 80% on phoenix-cluster/phoenix-service\n"),
         "{text}"
@@ -261,11 +178,9 @@ async fn an_alarm_reaches_slack_once_with_the_dashboard_and_oncall_with_its_seve
         text.contains(&format!("Dashboard: {DASHBOARD}\n")),
         "{text}"
     );
-    assert_eq!(
-        oncall_messages(&world, &person).await.len(),
-        1,
-        "an error reaches people"
-    );
+    // severity=error: it reaches people, and a subscription to errors only.
+    assert_eq!(subjects(&person), ["ALARM: phoenix-cpu-high"]);
+    assert_eq!(subjects(&errors), ["ALARM: phoenix-cpu-high"]);
     // Never re-published to alerts.
     let alerts = read_tap(&world.sdk, &world.alerts_queue_url, 1)
         .await
@@ -303,7 +218,7 @@ async fn the_same_sns_message_in_two_containers_is_posted_once_and_paged_once() 
     .expect("collapsed");
     assert_eq!(late.decision.as_deref(), Some("collapsed-duplicate"));
     assert_eq!(sink.received().len(), 1, "one Slack post");
-    let oncall = oncall_messages(&world, &world.oncall_queue_url).await;
+    let oncall = oncall(&world).await;
     assert_eq!(oncall.len(), 1, "one page: {oncall:?}");
 }
 
@@ -311,7 +226,8 @@ async fn the_same_sns_message_in_two_containers_is_posted_once_and_paged_once() 
 async fn the_recovery_handled_by_another_container_says_how_long_the_alarm_lasted() {
     let sink = SlackSink::start().await.expect("sink");
     let world = seeded(&sink.url()).await;
-    let person = people(&world).await;
+    let person = inbox(&world, &["warning", "error", "critical"]).await;
+    let infos = inbox(&world, &["info"]).await;
     let alarm = raise(&world, "sns-cloudwatch-alarm-cpu.json").await;
     run(&notifier(&world), &alarm, "req-1", t0())
         .await
@@ -335,24 +251,16 @@ async fn the_recovery_handled_by_another_container_says_how_long_the_alarm_laste
     );
     assert_eq!(recovery["attachments"][0]["color"], "#2EB67D");
     // on-call has both, people only the ALARM: a recovery is information (severity info).
-    let severities: Vec<String> = oncall_messages(&world, &world.oncall_queue_url)
-        .await
-        .into_iter()
-        .map(|(_, severity, _)| severity)
-        .collect();
-    assert_eq!(severities, ["error", "info"]);
-    let paged: Vec<String> = oncall_messages(&world, &person)
-        .await
-        .into_iter()
-        .map(|(subject, _, _)| subject)
-        .collect();
-    assert_eq!(paged, ["ALARM: phoenix-cpu-high"]);
+    assert_eq!(oncall(&world).await.len(), 2);
+    assert_eq!(subjects(&person), ["ALARM: phoenix-cpu-high"]);
+    assert_eq!(subjects(&infos), ["OK: phoenix-cpu-high"]);
 }
 
 #[tokio::test]
 async fn a_documentdb_failover_and_the_daily_digest_reach_slack_and_oncall() {
     let sink = SlackSink::start().await.expect("sink");
     let world = seeded(&sink.url()).await;
+    let warnings = inbox(&world, &["warning"]).await;
     let n = notifier(&world);
     // The failover arrives from EventBridge directly.
     let failover = run(&n, &fixture("docdb-cluster-failover.json"), "req-1", t0())
@@ -379,25 +287,15 @@ async fn a_documentdb_failover_and_the_daily_digest_reach_slack_and_oncall() {
             "📊 Daily digest for phoenix-ops-prod: 19 Nov 07:00 to 20 Nov 07:00 UTC — needs attention"
         ]
     );
-    let oncall: Vec<(String, String)> = oncall_messages(&world, &world.oncall_queue_url)
-        .await
-        .into_iter()
-        .map(|(subject, severity, _)| (subject, severity))
-        .collect();
+    // both are warnings: a warning-only subscription gets both
     assert_eq!(
-        oncall,
+        subjects(&warnings),
         [
-            (
-                "WARNING: DocumentDB failover on cluster phoenix-docdb".to_owned(),
-                "warning".to_owned()
-            ),
-            (
-                "Daily digest for phoenix-ops-prod: 19 Nov 07:00 to 20 Nov 07:00 UTC ? needs attention"
-                    .to_owned(),
-                "warning".to_owned()
-            ),
+            "WARNING: DocumentDB failover on cluster phoenix-docdb",
+            "Daily digest for phoenix-ops-prod: 19 Nov 07:00 to 20 Nov 07:00 UTC ? needs attention"
         ]
     );
+    assert_eq!(oncall(&world).await.len(), 2);
 }
 
 #[tokio::test]
@@ -443,10 +341,7 @@ async fn slack_answering_404_fails_the_invocation_and_its_retry_does_not_page_tw
         "the webhook URL is a secret: {error}"
     );
     assert_eq!(sink.received().len(), 1, "a 404 is not retried at once");
-    assert_eq!(
-        oncall_messages(&world, &world.oncall_queue_url).await.len(),
-        1
-    );
+    assert_eq!(oncall(&world).await.len(), 1);
     // Lambda retries the event (same request id), in another container: Slack is tried again,
     // on-call is not paged twice.
     sink.always(Reply::Ok);
@@ -455,12 +350,7 @@ async fn slack_answering_404_fails_the_invocation_and_its_retry_does_not_page_tw
         .expect("delivered on the retry");
     assert_eq!(retried.decision.as_deref(), Some("delivered"));
     assert_eq!(sink.delivered().len(), 1);
-    assert!(
-        oncall_messages(&world, &world.oncall_queue_url)
-            .await
-            .is_empty(),
-        "not paged twice"
-    );
+    assert!(oncall(&world).await.is_empty(), "not paged twice");
 }
 
 #[tokio::test]
