@@ -130,6 +130,7 @@ mod tests {
         OncallMessage {
             at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
             by: "alarm-notifier#1".into(),
+            topic: "arn:aws:sns:eu-west-1:1:oncall".into(),
             subject: subject.into(),
             attributes: severity
                 .map(|s| BTreeMap::from([("severity".to_owned(), s.to_owned())]))

@@ -39,16 +39,8 @@ pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
         broken,
         "alarm-notifier still starts with a webhook URL in SLACK_WEBHOOK_SECRET_ARN",
     );
-    let told = sim
-        .oncall
-        .pages
-        .iter()
-        .filter(|p| {
-            p.about.contains("alarm-notifier-errors:ALARM")
-                || p.about.contains("alarm-notifier-dlq:ALARM")
-        })
-        .map(|p| p.at - crash_at)
-        .min();
+    let watching = sim.alarms_on(Target::AlarmNotifier);
+    let told = sim.paged_about(&watching).map(|p| p.at - crash_at);
     let unseen: Vec<String> = sim
         .oncall
         .unseen
@@ -65,8 +57,9 @@ pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
         "a person learns within 10 min that notifications are broken (the notifier's own alarms page)",
         told.is_some_and(|d| d <= Duration::minutes(10)),
         format!(
-            "paged after {}; filtered out on the way: {}",
+            "paged after {} (alarms on the notifier: {}); filtered out on the way: {}",
             Sim::took(told),
+            watching.join(", "),
             if unseen.is_empty() {
                 "nothing".to_owned()
             } else {

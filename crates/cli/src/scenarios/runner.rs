@@ -334,7 +334,17 @@ impl Sim {
                 resources::create_queue(&world.sdk, &logical).await?,
             );
         }
-        let resolver = resolver(&world, &template, &queues);
+        // …and its topics beyond alerts and oncall (e.g. a direct page topic for people).
+        let mut topics = BTreeMap::new();
+        for logical in template.resources_of_type("AWS::SNS::Topic") {
+            if !matches!(logical.as_str(), "AlertsTopic" | "OncallTopic") {
+                topics.insert(
+                    logical.clone(),
+                    resources::create_topic(&world.sdk, &logical).await?,
+                );
+            }
+        }
+        let resolver = resolver(&world, &template, &queues, &topics);
         let mut params: BTreeMap<String, String> = [
             ("SlackWebhookSecretArn", world.slack_secret_arn.clone()),
             ("OncallEmail", "oncall@example.com".to_owned()),
@@ -350,7 +360,7 @@ impl Sim {
         let stack = Stack::new(template, resolver, params)?;
         let wiring = Wiring::read(&stack.scope()).map_err(SimError::Template)?;
         let alarms = Alarms::from_template(&stack.scope()).map_err(SimError::Template)?;
-        let oncall = Oncall::from_wiring(&wiring, &world.oncall_topic_arn);
+        let oncall = Oncall::from_wiring(&wiring);
 
         let wire = Wire::default();
         wire.set_now(t0);
@@ -1403,7 +1413,8 @@ impl Sim {
                     let topic = call.field("TopicArn").unwrap_or_default();
                     if topic == self.world.alerts_topic_arn {
                         alerts = true;
-                    } else if topic == self.world.oncall_topic_arn {
+                    } else if topic == self.world.oncall_topic_arn || self.oncall.listens_to(topic)
+                    {
                         self.page(&call, about);
                     }
                 }
@@ -1458,6 +1469,7 @@ impl Sim {
         let message = OncallMessage {
             at: self.now,
             by: call.actor.clone(),
+            topic: call.field("TopicArn").unwrap_or_default().to_owned(),
             subject: call.field("Subject").unwrap_or_default().to_owned(),
             attributes: call.sns_attributes(),
             body: call.field("Message").unwrap_or_default().to_owned(),
@@ -1476,7 +1488,7 @@ impl Sim {
             ));
         } else {
             self.say(format!(
-                "· oncall got \"{}\" ({severity}) from {by}: filtered out, nobody paged",
+                "· people's topic got \"{}\" ({severity}) from {by}: filtered out, nobody paged",
                 short(&subject, 100)
             ));
         }
@@ -1829,6 +1841,40 @@ impl Sim {
             .collect()
     }
 
+    /// The names of the alarms that watch a function itself: its Lambda errors, and the depth of
+    /// its dead-letter queue (its on-failure destination).
+    pub fn alarms_on(&self, target: Target) -> Vec<String> {
+        let function = self
+            .settings
+            .get(&target)
+            .map(|s| s.logical_id.clone())
+            .unwrap_or_default();
+        let dlq = self.on_failure.get(&target).cloned().unwrap_or_default();
+        self.alarms
+            .defs
+            .iter()
+            .filter(|d| {
+                (d.namespace == "AWS/Lambda" && d.dimensions.get("FunctionName") == Some(&function))
+                    || (d.namespace == "AWS/SQS" && d.dimensions.get("QueueName") == Some(&dlq))
+            })
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    /// Whether a person was paged about one of these alarms going to ALARM (directly or through
+    /// the notifier); the earliest such page.
+    pub fn paged_about(&self, alarms: &[String]) -> Option<&OncallMessage> {
+        self.oncall
+            .pages
+            .iter()
+            .filter(|p| {
+                alarms
+                    .iter()
+                    .any(|name| p.about.contains(&format!("alarm:{name}:ALARM:")))
+            })
+            .min_by_key(|p| p.at)
+    }
+
     /// The longest invocation of a function.
     pub fn longest(&self, target: Target) -> StdDuration {
         self.facts
@@ -1863,6 +1909,7 @@ fn resolver(
     world: &World,
     template: &Template,
     queues: &BTreeMap<String, (String, String)>,
+    topics: &BTreeMap<String, String>,
 ) -> Resolver {
     let mut r = Resolver::new();
     let mut put = |k: &str, v: String| {
@@ -1898,6 +1945,10 @@ fn resolver(
     }
     put("DatabaseCluster", world.docdb_cluster.clone());
     put("BackupBucket", world.bucket.clone());
+    for (logical, arn) in topics {
+        put(logical, arn.clone());
+        put(&format!("{logical}.TopicName"), logical.clone());
+    }
     for (logical, (url, arn)) in queues {
         put(logical, url.clone());
         put(&format!("{logical}.Arn"), arn.clone());

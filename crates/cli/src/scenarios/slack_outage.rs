@@ -10,7 +10,7 @@ use chrono::Duration;
 use phoenix_testkit::emulator::Emulator;
 use phoenix_testkit::sim::SimError;
 
-use super::runner::{Report, Setup, Sim};
+use super::runner::{Report, Setup, Sim, Target};
 
 pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
     let mut sim = Sim::start("slack-outage", emulator, Setup::default()).await?;
@@ -58,17 +58,15 @@ pub async fn run(emulator: &Emulator) -> Result<Report, SimError> {
         lost.is_empty(),
         lost.join("; "),
     );
-    let dlq_paged = sim
-        .oncall
-        .pages
-        .iter()
-        .any(|p| p.about.contains("alarm-notifier-dlq:ALARM"));
+    let watching = sim.alarms_on(Target::AlarmNotifier);
+    let dlq_paged = sim.paged_about(&watching).is_some();
     sim.check(
-        "the dead-letter queue is noticed: its alarm paged a person",
+        "the parked messages are noticed: an alarm on the notifier paged a person",
         sim.facts.dead_letters.is_empty() || dlq_paged,
         format!(
-            "{} message(s) parked; a page about the notifier's dead-letter queue: {}",
+            "{} message(s) parked; a page about the notifier's own alarms ({}): {}",
             sim.facts.dead_letters.len(),
+            watching.join(", "),
             if dlq_paged { "yes" } else { "no" }
         ),
     );

@@ -10,9 +10,11 @@
 //! (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html>,
 //! <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html>);
 //! SNS subscription filter policies, whose default scope is the message attributes and which
-//! reject a message that lacks a filtered attribute unless the policy says `"exists": false`
+//! reject a message that lacks a filtered attribute unless the policy says `"exists": false` —
+//! which "only matches if at least one attribute is present": a message with no attributes at all
+//! (a CloudWatch alarm action's) never passes an attribute filter
 //! (<https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html>,
-//! <https://docs.aws.amazon.com/sns/latest/dg/string-value-matching.html>).
+//! <https://docs.aws.amazon.com/sns/latest/dg/attribute-key-matching.html>).
 
 use std::collections::BTreeMap;
 
@@ -160,6 +162,8 @@ impl FilterPolicy {
     /// Whether a message with these string attributes (and body) is delivered.
     pub fn accepts(&self, attributes: &BTreeMap<String, String>, body: &str) -> bool {
         match self.scope {
+            // "exists": false needs at least one attribute: an empty set matches nothing.
+            FilterScope::MessageAttributes if attributes.is_empty() => false,
             FilterScope::MessageAttributes => {
                 let object: serde_json::Map<String, Value> = attributes
                     .iter()
@@ -236,15 +240,23 @@ mod tests {
             None,
         )
         .expect("policy from a JSON string");
-        assert!(lenient.accepts(&BTreeMap::new(), ""));
+        let other = BTreeMap::from([("kind".to_owned(), "alarm".to_owned())]);
+        assert!(
+            lenient.accepts(&other, ""),
+            "exists false: the key is absent"
+        );
         assert!(!lenient.accepts(&attrs("info"), ""));
-        // warning and above, and the attribute-less pages CloudWatch alarm actions send
+        assert!(
+            !lenient.accepts(&BTreeMap::new(), ""),
+            "exists false needs at least one attribute"
+        );
+        // no filter can let an alarm action's attribute-less message through
         let people = FilterPolicy::new(
             &json!({"severity": ["warning", "error", "critical", {"exists": false}]}),
             None,
         )
         .expect("policy");
-        assert!(people.accepts(&BTreeMap::new(), ""));
+        assert!(!people.accepts(&BTreeMap::new(), ""));
         assert!(people.accepts(&attrs("warning"), ""));
         assert!(!people.accepts(&attrs("info"), ""));
         let body = FilterPolicy::new(&json!({"level": ["high"]}), Some("MessageBody")).expect("p");

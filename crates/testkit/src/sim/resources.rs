@@ -1,5 +1,5 @@
 //! The template's resources the seeded world lacks, created in the emulator for a scenario (its
-//! SQS queues, the ledger table), and reading queues the way SNS subscriptions and Lambda's SQS
+//! SQS queues and SNS topics, the ledger table), and reading queues the way SNS subscriptions and Lambda's SQS
 //! poller see them (with message attributes).
 
 use std::collections::BTreeMap;
@@ -44,6 +44,19 @@ pub async fn create_queue(sdk: &SdkConfig, name: &str) -> Result<(String, String
         .cloned()
         .unwrap_or_default();
     Ok((url, arn))
+}
+
+/// Creates an SNS topic; returns its ARN.
+pub async fn create_topic(sdk: &SdkConfig, name: &str) -> Result<String, SimError> {
+    aws_sdk_sns::Client::new(sdk)
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| sdk_fail("sns:CreateTopic", e))?
+        .topic_arn()
+        .map(str::to_owned)
+        .ok_or_else(|| SimError::Emulator("sns:CreateTopic: no ARN".into()))
 }
 
 /// One message read from a queue.

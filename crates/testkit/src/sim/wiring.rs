@@ -135,6 +135,32 @@ impl Wiring {
                 }
             }
         }
+        // Event source mappings declared as resources (not as SAM events).
+        for mapping in template.resources_of_type("AWS::Lambda::EventSourceMapping") {
+            if !scope.exists(&mapping)? {
+                continue;
+            }
+            let properties = scope.properties(&mapping)?;
+            let enabled = properties
+                .get("Enabled")
+                .map(|e| text(e) != "false")
+                .unwrap_or(true);
+            let function = logical_of(&text(&properties["FunctionName"]));
+            let queue = logical_of(&text(&properties["EventSourceArn"]));
+            if !enabled || template.resource_type(&queue) != Some("AWS::SQS::Queue") {
+                continue;
+            }
+            if let Some(f) = functions
+                .iter_mut()
+                .find(|f| f.settings.logical_id == function)
+            {
+                f.sqs_sources.push(sqs_source(
+                    scope,
+                    queue,
+                    number(properties.get("BatchSize").cloned()),
+                ));
+            }
+        }
         let mut subscriptions = Vec::new();
         for logical in template.resources_of_type("AWS::SNS::Subscription") {
             let properties = scope.properties(&logical)?;
@@ -164,16 +190,32 @@ impl Wiring {
             .find(|f| f.settings.function == binary)
     }
 
-    /// Subscriptions of a topic that reach people (e-mail, SMS), existing with these parameters.
-    pub fn people_on(&self, topic: &str) -> Vec<&Subscription> {
+    /// Subscriptions that reach people (e-mail, SMS), existing with these parameters.
+    pub fn people(&self) -> Vec<&Subscription> {
         self.subscriptions
             .iter()
-            .filter(|s| {
-                s.exists
-                    && s.topic == topic
-                    && matches!(s.protocol.as_str(), "email" | "email-json" | "sms")
-            })
+            .filter(|s| s.exists && matches!(s.protocol.as_str(), "email" | "email-json" | "sms"))
             .collect()
+    }
+}
+
+/// An SQS event source on `queue` (its visibility timeout, delay and redrive from the template).
+fn sqs_source(scope: &Scope<'_>, queue: String, batch_size: Option<i64>) -> SqsSource {
+    let queue_properties = scope.properties(&queue).unwrap_or(Json::Null);
+    SqsSource {
+        batch_size: batch_size.and_then(|n| u32::try_from(n).ok()).unwrap_or(10),
+        visibility_timeout: Duration::seconds(
+            number(queue_properties.get("VisibilityTimeout").cloned()).unwrap_or(30),
+        ),
+        delay: Duration::seconds(
+            number(queue_properties.get("DelaySeconds").cloned()).unwrap_or(0),
+        ),
+        max_receive_count: queue_properties
+            .pointer("/RedrivePolicy/maxReceiveCount")
+            .cloned()
+            .and_then(|n| number(Some(n)))
+            .and_then(|n| u32::try_from(n).ok()),
+        queue,
     }
 }
 
@@ -264,24 +306,8 @@ fn read_function(scope: &Scope<'_>, logical: &str) -> Result<FunctionWiring, Str
             )),
             "SQS" => {
                 let queue = logical_of(&text(&properties["Queue"]));
-                let queue_properties = scope.properties(&queue).unwrap_or(Json::Null);
-                wiring.sqs_sources.push(SqsSource {
-                    batch_size: number(properties.get("BatchSize").cloned())
-                        .and_then(|n| u32::try_from(n).ok())
-                        .unwrap_or(10),
-                    visibility_timeout: Duration::seconds(
-                        number(queue_properties.get("VisibilityTimeout").cloned()).unwrap_or(30),
-                    ),
-                    delay: Duration::seconds(
-                        number(queue_properties.get("DelaySeconds").cloned()).unwrap_or(0),
-                    ),
-                    max_receive_count: queue_properties
-                        .pointer("/RedrivePolicy/maxReceiveCount")
-                        .cloned()
-                        .and_then(|n| number(Some(n)))
-                        .and_then(|n| u32::try_from(n).ok()),
-                    queue,
-                });
+                let batch = number(properties.get("BatchSize").cloned());
+                wiring.sqs_sources.push(sqs_source(scope, queue, batch));
             }
             _ => {}
         }
@@ -336,5 +362,15 @@ mod tests {
         assert!(!recovery.event_patterns.is_empty());
         let notifier = wiring.function("alarm-notifier").expect("notifier");
         assert!(!notifier.sns_topics.is_empty());
+        let mappings = template.resources_of_type("AWS::Lambda::EventSourceMapping");
+        assert_eq!(
+            mappings.is_empty(),
+            wiring.functions.iter().all(|f| f.sqs_sources.is_empty()),
+            "every event source mapping of the template feeds a function"
+        );
+        let with_people: BTreeMap<String, String> =
+            [("OncallEmail".to_owned(), "oncall@example.com".to_owned())].into();
+        let people = Wiring::read(&template.scope(&with_people, &resolver)).expect("wiring");
+        assert!(!people.people().is_empty(), "someone is on call");
     }
 }
