@@ -65,12 +65,35 @@ pub async fn run(
     let exists = snapshots
         .as_ref()
         .map(|all| all.iter().any(|s| s.id == id && s.cluster == cluster));
-    journal.summary.snapshot =
-        Some(snapshot(backup, ctx, progress, journal, &id, recorded, exists).await?);
+    let mut progress = progress;
+    let made = snapshot(
+        backup,
+        ctx,
+        progress.as_deref_mut(),
+        journal,
+        &id,
+        recorded,
+        exists,
+    );
+    journal.summary.snapshot = Some(made.await?);
 
     let Some(snapshots) = snapshots else {
         return Ok(());
     };
+    // deletes an earlier attempt sent without seeing the answer: gone now means done
+    if let Some(progress) = progress {
+        for id in std::mem::take(&mut progress.record.deleting) {
+            if snapshots.iter().all(|s| s.id != id) {
+                journal.act(
+                    DELETE,
+                    &id,
+                    ActionStatus::Done,
+                    "deleted by an earlier attempt of this run (its answer was lost)",
+                );
+                journal.deleted(id);
+            }
+        }
+    }
     // rotation: the rule, then the deletes, oldest first
     let creating = usize::from(exists != Some(true));
     let plan = rotation::plan_rotation(&snapshots, cluster, ctx.now, config.retention, creating);
@@ -98,17 +121,27 @@ pub async fn run(
             journal.deleted(verdict.id.clone());
             continue;
         }
+        journal.in_flight = vec![verdict.id.clone()];
         let deleted = journal.triage(
             act::delete_snapshot(docdb, &verdict.id).await,
             Final::Fails("rotation stopped"),
         )?;
+        journal.in_flight.clear();
         match deleted {
             Some(Deleted::Deleted) => {
                 journal.act(DELETE, &verdict.id, ActionStatus::Done, &verdict.reason);
                 journal.deleted(verdict.id.clone());
             }
+            // listed a moment ago: an attempt whose answer was lost (the SDK's retry then
+            // finds it gone), or someone else; either way it is rotated
             Some(Deleted::AlreadyGone) => {
-                journal.act(DELETE, &verdict.id, ActionStatus::Done, "already gone");
+                journal.act(
+                    DELETE,
+                    &verdict.id,
+                    ActionStatus::Done,
+                    format!("{} (already gone when deleted)", verdict.reason),
+                );
+                journal.deleted(verdict.id.clone());
             }
             None => stopped = Some(format!("rotation stopped after {} failed", verdict.id)),
         }

@@ -1,6 +1,6 @@
 // pure: the export of one log group as a state machine; no I/O, no clock
-//! The export of one log group, as a state machine driven by a thin async loop
-//! ([`crate::logs`]): [`GroupExport::next_step`] says which call to make, the loop makes it and
+//! The export of one log group, as a state machine driven by the thin loop in
+//! [`crate::logs`]: [`GroupExport::next_step`] says which call to make, the loop makes it and
 //! hands back what it answered ([`Event`]), [`GroupExport::on`] decides what follows and records
 //! it in the [`Journal`]. Nothing here waits, reads a clock or calls AWS.
 //!

@@ -30,6 +30,9 @@ pub struct Journal {
     pub actions: Vec<Action>,
     pub summary: Summary,
     pub observed: Map<String, Value>,
+    /// Snapshots whose delete was sent and not answered yet: if the attempt stops with a
+    /// retryable failure, the run's record keeps them (see [`crate::progress::RunRecord`]).
+    pub in_flight: Vec<String>,
 }
 
 impl Journal {

@@ -136,6 +136,7 @@ impl Backup {
             Err(error) => {
                 // best effort: the retry then counts what this attempt did
                 progress.record.update(&journal.summary, RunStage::Running);
+                progress.record.deleting = std::mem::take(&mut journal.in_flight);
                 let _ = progress.save().await;
                 return Err(error);
             }

@@ -94,6 +94,10 @@ pub struct RunRecord {
     pub deleted: Vec<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deleted_unlisted: usize,
+    /// Deletes an attempt sent and never saw answered (it stopped with a retryable failure):
+    /// gone by the retry's listing means this run deleted them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleting: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exported: Vec<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -129,6 +133,8 @@ impl RunRecord {
             }
             if record.exported.pop().is_some() {
                 record.exported_unlisted += 1;
+            } else if record.deleting.pop().is_some() {
+                // only the report of the retry loses it
             } else if record.deleted.pop().is_some() {
                 record.deleted_unlisted += 1;
             } else if record.line.take().is_none() {
@@ -166,6 +172,7 @@ impl RunRecord {
         self.exported_unlisted = summary.exports_unlisted;
         if stage != RunStage::Running {
             self.line = Some(summary.line());
+            self.deleting.clear();
         }
     }
 }
