@@ -19,6 +19,7 @@ pub mod config;
 pub mod database;
 pub mod event;
 pub mod expiry;
+pub mod export_steps;
 pub mod exports;
 pub mod journal;
 pub mod logs;
@@ -124,11 +125,7 @@ impl Backup {
         }
         journal.observe("record", json!(progress.record));
         if progress.record.stage == RunStage::Notified {
-            let at = progress.written_at.unwrap_or(ctx.now);
-            let reason = report::already_done_reason(at, progress.record.line.as_deref());
-            return Ok(self
-                .outcome(ctx, journal)
-                .decided(Decision::AlreadyDone.slug(), reason));
+            return Ok(self.already_done(ctx, journal, &progress));
         }
         progress.record.seed(&mut journal.summary);
         let lag = match self.work(ctx, Some(&mut progress), &mut journal).await {
@@ -223,6 +220,19 @@ impl Backup {
         }
         outcome.metrics = report::heartbeat_metrics(&summary, lag);
         Ok(outcome.decided(Decision::of(&summary).slug(), summary.line()))
+    }
+
+    /// This run finished and was reported already: nothing done, nothing said again.
+    fn already_done(
+        &self,
+        ctx: &RunContext,
+        journal: Journal,
+        progress: &RunProgress<'_>,
+    ) -> Outcome {
+        let at = progress.written_at.unwrap_or(ctx.now);
+        let reason = report::already_done_reason(at, progress.record.line.as_deref());
+        self.outcome(ctx, journal)
+            .decided(Decision::AlreadyDone.slug(), reason)
     }
 
     /// Another run holds the lease: nothing done. A skipped scheduled run is told to people.
@@ -342,6 +352,12 @@ impl Function for Backup {
             Some(Claim::Held { until, by }) => (by, until),
             Some(Claim::Done { at, note }) => (format!("{note} (marked done)"), at),
         };
+        // held: a delivery of a run that is already done and reported only says so
+        if let Ok((progress, _)) = RunProgress::read(&self.ledger, &self.config.cluster, &ctx).await
+            && progress.record.stage == RunStage::Notified
+        {
+            return Ok(self.already_done(&ctx, journal, &progress));
+        }
         let holder = progress::holder(&by, until, &ctx.run_id);
         self.held(&ctx, journal, holder).await
     }

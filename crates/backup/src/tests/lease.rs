@@ -267,3 +267,27 @@ async fn a_retried_manual_run_reuses_its_recorded_snapshot_identifier() {
         "the first attempt's identifier (03:00:05), not a new one at 03:01:05"
     );
 }
+
+#[tokio::test]
+async fn a_late_delivery_of_a_reported_run_while_another_holds_the_lease_is_already_done_not_skipped()
+ {
+    let ledger = FakeTable::default();
+    let first = mocked(Scenario::default(), &ledger);
+    run(&first, scheduled(), "req-1").await;
+    ledger.put(
+        &lease_key(CLUSTER),
+        "held",
+        "req-9 manual-req-9",
+        now() + Duration::minutes(5),
+        "",
+    );
+    let late = mocked(Scenario::default(), &ledger);
+    let outcome = run(&late, scheduled(), "req-2").await;
+    assert_eq!(
+        outcome.decision.as_deref(),
+        Some("already-done"),
+        "{outcome:#?}"
+    );
+    assert!(late.published().is_empty(), "no false \"skipped\" warning");
+    assert_eq!(work_calls(&late), 0);
+}

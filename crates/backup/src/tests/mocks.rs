@@ -4,53 +4,36 @@
 //! DynamoDB). Every client panics on a call no rule expects: "no such call" holds by
 //! construction. A [`Fault`] can be put in front of any one [`Call`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use aws_sdk_cloudwatchlogs::operation::create_export_task::{
-    CreateExportTaskError, CreateExportTaskOutput,
-};
-use aws_sdk_cloudwatchlogs::operation::describe_export_tasks::{
-    DescribeExportTasksError, DescribeExportTasksOutput,
-};
+use aws_sdk_cloudwatchlogs::operation::create_export_task::CreateExportTaskOutput;
+use aws_sdk_cloudwatchlogs::operation::describe_export_tasks::DescribeExportTasksOutput;
 use aws_sdk_cloudwatchlogs::types::{ExportTask, ExportTaskStatus, ExportTaskStatusCode};
-use aws_sdk_docdb::operation::create_db_cluster_snapshot::{
-    CreateDBClusterSnapshotError, CreateDbClusterSnapshotOutput,
-};
-use aws_sdk_docdb::operation::delete_db_cluster_snapshot::{
-    DeleteDBClusterSnapshotError, DeleteDbClusterSnapshotOutput,
-};
-use aws_sdk_docdb::operation::describe_db_cluster_snapshots::{
-    DescribeDBClusterSnapshotsError, DescribeDbClusterSnapshotsOutput,
-};
-use aws_sdk_docdb::operation::list_tags_for_resource::{
-    ListTagsForResourceError, ListTagsForResourceOutput,
-};
+use aws_sdk_docdb::operation::create_db_cluster_snapshot::CreateDbClusterSnapshotOutput;
+use aws_sdk_docdb::operation::delete_db_cluster_snapshot::DeleteDbClusterSnapshotOutput;
+use aws_sdk_docdb::operation::describe_db_cluster_snapshots::DescribeDbClusterSnapshotsOutput;
+use aws_sdk_docdb::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_docdb::types::{DbClusterSnapshot, Tag};
-use aws_sdk_dynamodb::operation::delete_item::{DeleteItemError, DeleteItemOutput};
-use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
-use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
-use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::operation::get_bucket_lifecycle_configuration::{
-    GetBucketLifecycleConfigurationError, GetBucketLifecycleConfigurationOutput,
-};
+use aws_sdk_s3::operation::get_bucket_lifecycle_configuration::GetBucketLifecycleConfigurationOutput;
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
-use aws_sdk_s3::operation::list_objects_v2::{ListObjectsV2Error, ListObjectsV2Output};
-use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::types::{
     ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, Object,
 };
-use aws_sdk_sns::operation::publish::{PublishError, PublishOutput};
+use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use phoenix_core::lambda::load_config;
-use phoenix_core::{Notice, Vars};
+use phoenix_core::{Function, Invocation, Notice, Outcome, RetryableError, Vars};
 use serde_json::{Value, json};
 
+pub use super::fake_table::FakeTable;
+pub use super::fault_rules::{Call, Fault, fault};
 use crate::{Backup, Clients, Config};
 
 pub const CLUSTER: &str = "phoenix-docdb";
@@ -90,96 +73,6 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
 
 pub fn meta(code: &str, message: &str) -> ErrorMetadata {
     ErrorMetadata::builder().code(code).message(message).build()
-}
-
-/// Every AWS call the function makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Call {
-    DescribeSnapshots,
-    ListTags,
-    CreateSnapshot,
-    DeleteSnapshot,
-    CreateExportTask,
-    DescribeExportTasks,
-    GetLifecycle,
-    GetObject,
-    PutObject,
-    ListObjects,
-    PutItem,
-    GetItem,
-    UpdateItem,
-    DeleteItem,
-    Publish,
-}
-
-impl Call {
-    pub const ALL: [Call; 15] = [
-        Call::DescribeSnapshots,
-        Call::ListTags,
-        Call::CreateSnapshot,
-        Call::DeleteSnapshot,
-        Call::CreateExportTask,
-        Call::DescribeExportTasks,
-        Call::GetLifecycle,
-        Call::GetObject,
-        Call::PutObject,
-        Call::ListObjects,
-        Call::PutItem,
-        Call::GetItem,
-        Call::UpdateItem,
-        Call::DeleteItem,
-        Call::Publish,
-    ];
-
-    /// The IAM action, as the code labels it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Call::DescribeSnapshots => "rds:DescribeDBClusterSnapshots",
-            Call::ListTags => "rds:ListTagsForResource",
-            Call::CreateSnapshot => "rds:CreateDBClusterSnapshot",
-            Call::DeleteSnapshot => "rds:DeleteDBClusterSnapshot",
-            Call::CreateExportTask => "logs:CreateExportTask",
-            Call::DescribeExportTasks => "logs:DescribeExportTasks",
-            Call::GetLifecycle => "s3:GetLifecycleConfiguration",
-            Call::GetObject => "s3:GetObject",
-            Call::PutObject => "s3:PutObject",
-            Call::ListObjects => "s3:ListBucket",
-            Call::PutItem => "dynamodb:PutItem",
-            Call::GetItem => "dynamodb:GetItem",
-            Call::UpdateItem => "dynamodb:UpdateItem",
-            Call::DeleteItem => "dynamodb:DeleteItem",
-            Call::Publish => "sns:Publish",
-        }
-    }
-
-    /// A final error this call can really answer (the service's own code).
-    pub fn final_code(self) -> &'static str {
-        match self {
-            Call::DescribeSnapshots => "AccessDenied",
-            Call::ListTags => "DBClusterSnapshotNotFoundFault",
-            Call::CreateSnapshot => "InvalidDBClusterStateFault",
-            Call::DeleteSnapshot => "InvalidDBClusterSnapshotStateFault",
-            Call::CreateExportTask => "InvalidParameterException",
-            Call::DescribeExportTasks => "AccessDeniedException",
-            Call::GetLifecycle | Call::GetObject | Call::PutObject | Call::ListObjects => {
-                "AccessDenied"
-            }
-            Call::PutItem | Call::GetItem | Call::DeleteItem => "ResourceNotFoundException",
-            Call::UpdateItem => "ValidationException",
-            Call::Publish => "AuthorizationError",
-        }
-    }
-}
-
-/// A fault put in front of the first call of one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// `Throttling` on every attempt of the call.
-    Throttling,
-    /// HTTP 500 on every attempt of the call.
-    ServerError,
-    /// The call's modelled final error ([`Call::final_code`]), once.
-    Final,
 }
 
 /// What a scenario changes from the defaults.
@@ -304,110 +197,6 @@ fn seven_day_rule() -> GetBucketLifecycleConfigurationOutput {
                 .expect("rule"),
         )
         .build()
-}
-
-fn http_500() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
-    aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
-        aws_smithy_runtime_api::http::StatusCode::try_from(500).expect("status"),
-        aws_smithy_types::body::SdkBody::from("internal error"),
-    )
-}
-
-/// The fault rule for `call`: `attempts` answers (the SDK's retries), then the defaults again.
-macro_rules! fault_rule {
-    ($op:path, $err:ty, $fault:expr, $code:expr, $attempts:expr) => {{
-        let builder = mock!($op).sequence();
-        match $fault {
-            Fault::Throttling => builder
-                .error(|| <$err>::generic(meta("Throttling", "Rate exceeded")))
-                .times($attempts)
-                .build(),
-            Fault::ServerError => builder.http_response(http_500).times($attempts).build(),
-            Fault::Final => builder
-                .error(move || <$err>::generic(meta($code, "injected final error")))
-                .build(),
-        }
-    }};
-}
-
-fn fault(call: Call, fault: Fault) -> Rule {
-    // the SDK tries 3 times, CreateExportTask once (it is not idempotent)
-    let attempts = if call == Call::CreateExportTask { 1 } else { 3 };
-    let code = call.final_code();
-    use aws_sdk_cloudwatchlogs::Client as Logs;
-    use aws_sdk_docdb::Client as Docdb;
-    use aws_sdk_dynamodb::Client as Dynamo;
-    use aws_sdk_s3::Client as S3;
-    use aws_sdk_sns::Client as Sns;
-    match call {
-        Call::DescribeSnapshots => fault_rule!(
-            Docdb::describe_db_cluster_snapshots,
-            DescribeDBClusterSnapshotsError,
-            fault,
-            code,
-            attempts
-        ),
-        Call::ListTags => fault_rule!(
-            Docdb::list_tags_for_resource,
-            ListTagsForResourceError,
-            fault,
-            code,
-            attempts
-        ),
-        Call::CreateSnapshot => fault_rule!(
-            Docdb::create_db_cluster_snapshot,
-            CreateDBClusterSnapshotError,
-            fault,
-            code,
-            attempts
-        ),
-        Call::DeleteSnapshot => fault_rule!(
-            Docdb::delete_db_cluster_snapshot,
-            DeleteDBClusterSnapshotError,
-            fault,
-            code,
-            attempts
-        ),
-        Call::CreateExportTask => fault_rule!(
-            Logs::create_export_task,
-            CreateExportTaskError,
-            fault,
-            code,
-            attempts
-        ),
-        Call::DescribeExportTasks => fault_rule!(
-            Logs::describe_export_tasks,
-            DescribeExportTasksError,
-            fault,
-            code,
-            attempts
-        ),
-        Call::GetLifecycle => fault_rule!(
-            S3::get_bucket_lifecycle_configuration,
-            GetBucketLifecycleConfigurationError,
-            fault,
-            code,
-            attempts
-        ),
-        Call::GetObject => fault_rule!(S3::get_object, GetObjectError, fault, code, attempts),
-        Call::PutObject => fault_rule!(S3::put_object, PutObjectError, fault, code, attempts),
-        Call::ListObjects => fault_rule!(
-            S3::list_objects_v2,
-            ListObjectsV2Error,
-            fault,
-            code,
-            attempts
-        ),
-        Call::PutItem => fault_rule!(Dynamo::put_item, PutItemError, fault, code, attempts),
-        Call::GetItem => fault_rule!(Dynamo::get_item, GetItemError, fault, code, attempts),
-        Call::UpdateItem => {
-            fault_rule!(Dynamo::update_item, UpdateItemError, fault, code, attempts)
-        }
-        Call::DeleteItem => {
-            fault_rule!(Dynamo::delete_item, DeleteItemError, fault, code, attempts)
-        }
-        Call::Publish => fault_rule!(Sns::publish, PublishError, fault, code, attempts),
-    }
 }
 
 /// Builds the mocked AWS and the handler for `scenario`, on `ledger` (shared across runs to
@@ -606,170 +395,9 @@ pub fn fast_retries() -> RetryConfig {
         .with_initial_backoff(StdDuration::from_millis(1))
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-/// The ledger table in memory, answering PutItem, GetItem, UpdateItem and DeleteItem with the
-/// conditions `phoenix_core::ledger` writes (a failed condition is
-/// `ConditionalCheckFailedException`, as DynamoDB answers).
-#[derive(Debug, Clone, Default)]
-pub struct FakeTable {
-    items: Arc<Mutex<BTreeMap<String, Item>>>,
-}
-
-fn s(item: &Item, name: &str) -> String {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn n(item: &Item, name: &str) -> i64 {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_default()
-}
-
-fn value_s(values: Option<&Item>, name: &str) -> String {
-    values.map(|v| s(v, name)).unwrap_or_default()
-}
-
-fn value_n(values: Option<&Item>, name: &str) -> i64 {
-    values.map(|v| n(v, name)).unwrap_or_default()
-}
-
-const CONDITION: &str = "ConditionalCheckFailedException";
-
-impl FakeTable {
-    /// The entry under `key`, as (state, owner, note).
-    pub fn entry(&self, key: &str) -> Option<(String, String, String)> {
-        lock(&self.items)
-            .get(key)
-            .map(|i| (s(i, "state"), s(i, "owner"), s(i, "note")))
-    }
-
-    pub fn keys(&self) -> Vec<String> {
-        lock(&self.items).keys().cloned().collect()
-    }
-
-    /// `lease_until` of the entry under `key`.
-    pub fn lease_until(&self, key: &str) -> Option<i64> {
-        lock(&self.items).get(key).map(|i| n(i, "lease_until"))
-    }
-
-    /// Puts an entry as another invocation would have.
-    pub fn put(&self, key: &str, state: &str, owner: &str, until: DateTime<Utc>, note: &str) {
-        let mut item = Item::new();
-        item.insert("pk".into(), AttributeValue::S(key.into()));
-        item.insert("state".into(), AttributeValue::S(state.into()));
-        item.insert("owner".into(), AttributeValue::S(owner.into()));
-        item.insert("note".into(), AttributeValue::S(note.into()));
-        for name in ["at", "lease_until", "expires_at"] {
-            let t = if name == "at" { now() } else { until };
-            item.insert(name.into(), AttributeValue::N(t.timestamp().to_string()));
-        }
-        lock(&self.items).insert(key.into(), item);
-    }
-
-    pub fn rules(&self) -> Vec<(Call, Rule)> {
-        let (a, b, c, d) = (
-            self.items.clone(),
-            self.items.clone(),
-            self.items.clone(),
-            self.items.clone(),
-        );
-        vec![
-            (
-                Call::PutItem,
-                mock!(aws_sdk_dynamodb::Client::put_item).then_compute_response(move |r| {
-                    let Some(item) = r.item().cloned() else {
-                        return MockResponse::Error(PutItemError::generic(meta(
-                            "ValidationException",
-                            "no item",
-                        )));
-                    };
-                    let key = s(&item, "pk");
-                    let values = r.expression_attribute_values();
-                    let now = value_n(values, ":now");
-                    let mut items = lock(&a);
-                    let free = match items.get(&key) {
-                        None => true,
-                        Some(old) if n(old, "expires_at") < now => true,
-                        // a claim (the record of a done marker has no lease condition)
-                        Some(old)
-                            if r.condition_expression()
-                                .is_some_and(|c| c.contains("lease_until")) =>
-                        {
-                            (s(old, "state") == "held" && n(old, "lease_until") < now)
-                                || s(old, "owner") == value_s(values, ":owner")
-                        }
-                        Some(_) => false,
-                    };
-                    if !free {
-                        return MockResponse::Error(PutItemError::generic(meta(
-                            CONDITION, "taken",
-                        )));
-                    }
-                    items.insert(key, item);
-                    MockResponse::Output(PutItemOutput::builder().build())
-                }),
-            ),
-            (
-                Call::GetItem,
-                mock!(aws_sdk_dynamodb::Client::get_item).then_compute_output(move |r| {
-                    let key = r.key().map(|k| s(k, "pk")).unwrap_or_default();
-                    GetItemOutput::builder()
-                        .set_item(lock(&b).get(&key).cloned())
-                        .build()
-                }),
-            ),
-            (
-                Call::UpdateItem,
-                mock!(aws_sdk_dynamodb::Client::update_item).then_compute_response(move |r| {
-                    let key = r.key().map(|k| s(k, "pk")).unwrap_or_default();
-                    let values = r.expression_attribute_values();
-                    let mut items = lock(&c);
-                    match items.get_mut(&key) {
-                        Some(item) if s(item, "owner") == value_s(values, ":owner") => {
-                            for (name, value) in [
-                                ("state", ":done"),
-                                ("note", ":note"),
-                                ("at", ":now"),
-                                ("expires_at", ":exp"),
-                            ] {
-                                if let Some(v) = values.and_then(|v| v.get(value)) {
-                                    item.insert(name.into(), v.clone());
-                                }
-                            }
-                            MockResponse::Output(UpdateItemOutput::builder().build())
-                        }
-                        _ => MockResponse::Error(UpdateItemError::generic(meta(
-                            CONDITION,
-                            "not the owner",
-                        ))),
-                    }
-                }),
-            ),
-            (
-                Call::DeleteItem,
-                mock!(aws_sdk_dynamodb::Client::delete_item).then_compute_response(move |r| {
-                    let key = r.key().map(|k| s(k, "pk")).unwrap_or_default();
-                    let values = r.expression_attribute_values();
-                    let mut items = lock(&d);
-                    let held_by_caller = items.get(&key).is_some_and(|i| {
-                        s(i, "owner") == value_s(values, ":owner") && s(i, "state") == "held"
-                    });
-                    if held_by_caller {
-                        items.remove(&key);
-                        MockResponse::Output(DeleteItemOutput::builder().build())
-                    } else {
-                        MockResponse::Error(DeleteItemError::generic(meta(
-                            CONDITION,
-                            "not held by the caller",
-                        )))
-                    }
-                }),
-            ),
-        ]
-    }
+/// Runs the handler on `payload` at [`now`], as request `req-1`.
+pub async fn handle(m: &Mocked, payload: Value) -> Result<Outcome, RetryableError> {
+    m.backup
+        .handle(Invocation::new(payload, now()).request_id("req-1"))
+        .await
 }

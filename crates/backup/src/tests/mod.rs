@@ -2,18 +2,24 @@
 //! faults injected into every AWS call (aws-smithy-mocks), one run at a time and retries (the
 //! ledger), the half-done matrix (a 500 after each step, against the emulator), random events.
 
+mod export_machine;
+mod exports;
+mod fake_table;
+mod fault_rules;
 mod faults;
 mod half_done;
 mod lease;
 mod mocks;
 mod random;
 mod rotation;
+mod rotation_runs;
 
 /// The modules marked `// pure: <why>` on their first line (the workspace's purity check reads
 /// the marker); this crate's decision modules must be among them.
-const PURE: [&str; 8] = [
+const PURE: [&str; 9] = [
     "event.rs",
     "expiry.rs",
+    "export_steps.rs",
     "exports.rs",
     "journal.rs",
     "progress.rs",

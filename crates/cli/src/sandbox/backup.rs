@@ -1,12 +1,17 @@
 //! The backup act: the next morning's daily backup runs with ten days of older phoenix-ops
 //! snapshots present (and a DBA's own snapshot): a new snapshot, the old ones rotated, the
-//! DBA's kept, yesterday's logs exported to S3; the same event delivered again changes nothing;
-//! then an ad-hoc manual backup "before release 1.5".
+//! DBA's kept, yesterday's logs exported to S3; the same event delivered again does nothing and
+//! says nothing (the run's record in the ledger); while a person's manual backup holds the run
+//! lease, a late delivery of the schedule does nothing and warns; then the ad-hoc manual backup
+//! "before release 1.5".
 //!
 //! moto stamps snapshots with the real clock: the older snapshots are backdated in the harness
-//! (`phoenix_testkit::docdb_clock::SnapshotClock`), visibly.
+//! (`phoenix_testkit::docdb_clock::SnapshotClock`), visibly. The ledger table (`LEDGER_TABLE`)
+//! is the world's; where the test kit does not seed it yet, this act creates it (one CreateTable
+//! request to the emulator, as the template makes it), visibly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use ::backup::Backup;
@@ -69,6 +74,54 @@ async fn exported(backup: &Backup, bucket: &str) -> Vec<(String, i64)> {
     }
 }
 
+const LEDGER_TABLE: &str = "phoenix-ledger";
+
+/// The world's variables with `LEDGER_TABLE`: the test kit's, or a table created here.
+fn ledger_env(stage: &Stage) -> Result<BTreeMap<String, String>, String> {
+    let mut env = stage.env(&[]);
+    if env.contains_key("LEDGER_TABLE") {
+        return Ok(env);
+    }
+    let host = stage
+        .emulator_url()
+        .trim_start_matches("http://")
+        .to_owned();
+    let body = json!({
+        "TableName": LEDGER_TABLE,
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST"
+    })
+    .to_string();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIAPHOENIXSANDBOX/20261121/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         x-moto-account-id: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        stage.world.region,
+        stage.world.account,
+        body.len()
+    );
+    // one local request to the emulator, while nothing else runs
+    let mut stream =
+        std::net::TcpStream::connect(&host).map_err(|e| format!("emulator at {host}: {e}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("CreateTable: {e}"))?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| format!("CreateTable: {e}"))?;
+    if !(answer.starts_with("HTTP/1.1 200") || answer.contains("ResourceInUseException")) {
+        return Err(format!(
+            "CreateTable {LEDGER_TABLE}: {}",
+            answer.lines().next().unwrap_or_default()
+        ));
+    }
+    env.insert("LEDGER_TABLE".to_owned(), LEDGER_TABLE.to_owned());
+    Ok(env)
+}
+
 pub async fn act(stage: &mut Stage) {
     stage.act("backup");
     stage.say("scenario: the next daily backup at 03:00 with ten days of older snapshots, a repeat delivery, then a manual backup");
@@ -129,7 +182,10 @@ pub async fn act(stage: &mut Stage) {
         today
     ));
 
-    let env = stage.env(&[]);
+    let env = match ledger_env(stage) {
+        Ok(env) => env,
+        Err(e) => return stage.check("the ledger table exists", false, e),
+    };
     let backup = match load_config::<Backup>(Vars::new(|k| env.get(k).cloned())) {
         Ok(config) => Backup::from_sdk(config, &sdk),
         Err(e) => return stage.check("backup starts", false, e),
@@ -202,7 +258,7 @@ pub async fn act(stage: &mut Stage) {
     // 3. EventBridge delivers the same event again.
     stage.advance(Duration::from_secs(60));
     stage.say("the same Scheduled Event is delivered again (at-least-once delivery)");
-    let again = stage.run(&backup, event).await.ok();
+    let again = stage.run(&backup, event.clone()).await.ok();
     let unchanged = snapshot_ids(&backup).await == after
         && exported(&backup, &stage.world.bucket).await.len() == objects.len();
     stage.check(
@@ -210,10 +266,52 @@ pub async fn act(stage: &mut Stage) {
         unchanged && targets(&again, "rds:CreateDBClusterSnapshot", ActionStatus::Done).is_empty(),
         "a snapshot or an export was added",
     );
-    let _ = stage.relay_alerts().await;
+    let decision = again.as_ref().and_then(|o| o.decision.clone());
+    let slack = stage.relay_alerts().await;
+    stage.check(
+        "and says nothing: the run's record says it was done and reported",
+        decision.as_deref() == Some("already-done") && slack.is_empty(),
+        format!("decision {decision:?}, {} Slack message(s)", slack.len()),
+    );
 
-    // 4. An ad-hoc manual backup before a release.
-    stage.advance(Duration::from_secs(3 * 3600 + 1800));
+    // 4. The next morning a person's manual backup is still running (another container) when
+    //    the schedule fires: one run at a time, without reserved concurrency.
+    stage.advance(Duration::from_secs(24 * 3600 - 60));
+    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), LEDGER_TABLE);
+    let lease = ::backup::progress::lease_key(world::DOCDB_CLUSTER);
+    let owner = ::backup::progress::lease_owner("manual-sandbox", "sandbox");
+    let held = ledger
+        .claim(
+            &lease,
+            &owner,
+            stage.clock,
+            chrono::Duration::minutes(6),
+            chrono::Duration::minutes(6),
+        )
+        .await;
+    stage.say("a person's manual backup holds the run lease when the next day's schedule fires");
+    let mut next_day = event;
+    next_day["time"] = json!((fire + chrono::Duration::days(1)).to_rfc3339());
+    let skipped = stage.run(&backup, next_day).await.ok();
+    let decision = skipped.as_ref().and_then(|o| o.decision.clone());
+    let slack = stage.relay_alerts().await;
+    stage.check(
+        "the scheduled run does nothing while another holds the lease, and warns",
+        matches!(held, Ok(phoenix_core::Claim::Acquired))
+            && decision.as_deref() == Some("another-run-in-progress")
+            && snapshot_ids(&backup).await == after
+            && slack
+                .iter()
+                .any(|m| m.body.contains("skipped: another run is in progress")),
+        format!(
+            "lease {held:?}, decision {decision:?}, {} Slack message(s)",
+            slack.len()
+        ),
+    );
+    let _ = ledger.release(&lease, &owner).await;
+
+    // 5. That manual backup, "before release 1.5" (shown here once the lease is free again).
+    stage.advance(Duration::from_secs(60));
     let payload = json!({"database": true, "logs": true, "reason": "before release 1.5"});
     stage.say(format!(
         "aws lambda invoke --function-name backup --payload '{payload}' out.json"
