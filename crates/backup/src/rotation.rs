@@ -91,9 +91,14 @@ pub struct SnapshotInfo {
 impl SnapshotInfo {
     /// Manual, of `cluster`, named `phoenix-ops-<cluster>-…` and tagged `created-by=phoenix-ops`.
     pub fn is_ours(&self, cluster: &str) -> bool {
+        self.is_ours_named(cluster, &snapshot_prefix(cluster))
+    }
+
+    /// [`SnapshotInfo::is_ours`] with the cluster's prefix computed once by the caller.
+    fn is_ours_named(&self, cluster: &str, prefix: &str) -> bool {
         self.kind == SnapshotType::Manual
             && self.cluster == cluster
-            && self.id.starts_with(&snapshot_prefix(cluster))
+            && self.id.starts_with(prefix)
             && self.tags.as_ref().is_some_and(|tags| {
                 tags.get(CREATED_BY_KEY).map(String::as_str) == Some(CREATED_BY_VALUE)
             })
@@ -195,9 +200,10 @@ pub fn plan_rotation(
     policy: SnapshotRetention,
     creating: usize,
 ) -> RotationPlan {
+    let prefix = snapshot_prefix(cluster);
     let newest_available = snapshots
         .iter()
-        .filter(|s| s.is_ours(cluster) && s.status == SnapshotStatus::Available)
+        .filter(|s| s.is_ours_named(cluster, &prefix) && s.status == SnapshotStatus::Available)
         .filter_map(|s| s.created.map(|c| (c, s)))
         .max_by_key(|(c, _)| *c);
     let mut mine: Vec<&SnapshotInfo> = snapshots.iter().filter(|s| s.cluster == cluster).collect();
@@ -205,7 +211,7 @@ pub fn plan_rotation(
     let verdicts: Vec<RotationVerdict> = mine
         .into_iter()
         .map(|s| {
-            let (delete, reason) = verdict(s, cluster, now, policy, newest_available);
+            let (delete, reason) = verdict(s, cluster, &prefix, now, policy, newest_available);
             RotationVerdict {
                 id: s.id.clone(),
                 delete,
@@ -235,6 +241,7 @@ pub fn plan_rotation(
 fn verdict(
     s: &SnapshotInfo,
     cluster: &str,
+    prefix: &str,
     now: DateTime<Utc>,
     policy: SnapshotRetention,
     newest_available: Option<(DateTime<Utc>, &SnapshotInfo)>,
@@ -251,9 +258,8 @@ fn verdict(
             format!("snapshot of another cluster ({})", s.cluster),
         );
     }
-    if !s.is_ours(cluster) {
-        let prefix = snapshot_prefix(cluster);
-        let why = if !s.id.starts_with(&prefix) {
+    if !s.is_ours_named(cluster, prefix) {
+        let why = if !s.id.starts_with(prefix) {
             format!("not named {prefix}…")
         } else if s.tags.is_none() {
             "tags not read".to_owned()
