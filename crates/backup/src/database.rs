@@ -165,11 +165,12 @@ async fn snapshot(
     );
     match snapshot_step(exists, recorded_before, ctx.dry_run) {
         SnapshotStep::CreatedEarlier => {
+            // done by this run (an earlier attempt, whose Outcome was an error line)
             journal.act(
                 CREATE,
                 id,
-                ActionStatus::Skipped,
-                "created by an earlier attempt of this run: nothing new created",
+                ActionStatus::Done,
+                "created by an earlier attempt of this run (retried): nothing new created",
             );
             return Ok(SnapshotResult::Created(id.to_owned()));
         }
