@@ -355,14 +355,13 @@ pub fn heartbeat_metrics(summary: &Summary, lag_hours: Option<f64>) -> Vec<Metri
         .as_ref()
         .is_some_and(SnapshotResult::succeeded)
     {
-        metrics.push(Metric::count(BACKUP_SUCCEEDED, 1.0));
+        // the names are literal here: the template wiring test reads them off the source
+        metrics.push(Metric::count("BackupSucceeded", 1.0));
     }
     if let Some(hours) = lag_hours {
         metrics.push(Metric {
-            name: LOG_EXPORT_LAG_HOURS.to_owned(),
-            value: hours,
             unit: "None",
-            dimensions: Vec::new(),
+            ..Metric::count("LogExportLagHours", hours)
         });
     }
     metrics
@@ -572,6 +571,11 @@ mod tests {
             .iter()
             .map(|m| (m.name.as_str(), m.value, m.unit))
             .collect();
+        assert_eq!(
+            (BACKUP_SUCCEEDED, LOG_EXPORT_LAG_HOURS),
+            (names[0].0, names[1].0),
+            "the constants name what is emitted"
+        );
         assert_eq!(
             names,
             [

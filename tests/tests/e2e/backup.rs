@@ -8,14 +8,10 @@
 //! by the aws-smithy-mocks tests in `crates/backup/src/tests/faults.rs`; a 500 after each call,
 //! then Lambda's retry, is the emulator matrix in `crates/backup/src/tests/half_done.rs`.
 //!
-//! The ledger table (`LEDGER_TABLE`, the run lease and run records): the test kit's world seeds
-//! it; where this branch's world does not yet, [`ledger_env`] creates it with one CreateTable
-//! request (the harness filling a gap, visibly; delete it once `World::env()` sets the table).
+//! The ledger table (`LEDGER_TABLE`: the run lease and the run records) is the world's.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use backup::Backup;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -57,53 +53,8 @@ async fn seeded() -> World {
         .expect("world seeds")
 }
 
-const LEDGER_TABLE: &str = "phoenix-ledger";
-
-/// The world's variables, with `LEDGER_TABLE`: the test kit's, or a table created here in the
-/// world's account (one CreateTable request to the emulator, `pk` string hash key, on demand,
-/// as the template makes it) when the test kit does not seed one yet.
-async fn ledger_env(world: &World) -> BTreeMap<String, String> {
-    let mut env = world.env();
-    if env.contains_key("LEDGER_TABLE") {
-        return env;
-    }
-    let host = Emulator::shared()
-        .url()
-        .trim_start_matches("http://")
-        .to_owned();
-    let body = json!({
-        "TableName": LEDGER_TABLE,
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST"
-    })
-    .to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=AKIAPHOENIXTEST/20261121/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         x-moto-account-id: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        world.region,
-        world.account,
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(&host)
-        .await
-        .expect("emulator");
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("answer");
-    // (a second handler for the same world finds the table there)
-    assert!(
-        answer.starts_with("HTTP/1.1 200") || answer.contains("ResourceInUseException"),
-        "CreateTable: {answer}"
-    );
-    env.insert("LEDGER_TABLE".to_owned(), LEDGER_TABLE.to_owned());
-    env
-}
-
 async fn handler(world: &World, clock: &SnapshotClock, overrides: &[(&str, &str)]) -> Backup {
-    let mut env = ledger_env(world).await;
+    let mut env = world.env();
     for (k, v) in overrides {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -563,7 +514,7 @@ async fn a_scheduled_run_while_a_manual_one_holds_the_lease_does_nothing_and_war
     let backup = handler(&world, &clock, &[]).await;
     let before = snapshots(&world).await;
     // a person's manual run, in another container, holds the lease
-    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), LEDGER_TABLE);
+    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), &world.ledger_table);
     let lease = backup::progress::lease_key(world::DOCDB_CLUSTER);
     let owner = backup::progress::lease_owner("manual-7f3c9a10", "7f3c9a10");
     let claim = ledger
@@ -645,7 +596,7 @@ async fn a_stale_or_future_scheduled_event_creates_nothing() {
             .all(|k| !k.starts_with("checkpoints/"))
     );
     assert!(notices(&world).await.is_empty());
-    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), LEDGER_TABLE);
+    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), &world.ledger_table);
     let lease = backup::progress::lease_key(world::DOCDB_CLUSTER);
     assert_eq!(ledger.read(&lease, now()).await.expect("ledger"), None);
 }

@@ -113,8 +113,9 @@ impl FakeTable {
                             if r.condition_expression()
                                 .is_some_and(|c| c.contains("lease_until")) =>
                         {
-                            (s(old, "state") == "held" && n(old, "lease_until") < now)
-                                || s(old, "owner") == value_s(values, ":owner")
+                            s(old, "state") == "held"
+                                && (n(old, "lease_until") < now
+                                    || s(old, "owner") == value_s(values, ":owner"))
                         }
                         Some(_) => false,
                     };

@@ -7,11 +7,9 @@
 //!
 //! moto stamps snapshots with the real clock: the older snapshots are backdated in the harness
 //! (`phoenix_testkit::docdb_clock::SnapshotClock`), visibly. The ledger table (`LEDGER_TABLE`)
-//! is the world's; where the test kit does not seed it yet, this act creates it (one CreateTable
-//! request to the emulator, as the template makes it), visibly.
+//! is the world's.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ::backup::Backup;
@@ -74,54 +72,6 @@ async fn exported(backup: &Backup, bucket: &str) -> Vec<(String, i64)> {
     }
 }
 
-const LEDGER_TABLE: &str = "phoenix-ledger";
-
-/// The world's variables with `LEDGER_TABLE`: the test kit's, or a table created here.
-fn ledger_env(stage: &Stage) -> Result<BTreeMap<String, String>, String> {
-    let mut env = stage.env(&[]);
-    if env.contains_key("LEDGER_TABLE") {
-        return Ok(env);
-    }
-    let host = stage
-        .emulator_url()
-        .trim_start_matches("http://")
-        .to_owned();
-    let body = json!({
-        "TableName": LEDGER_TABLE,
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST"
-    })
-    .to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=AKIAPHOENIXSANDBOX/20261121/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         x-moto-account-id: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        stage.world.region,
-        stage.world.account,
-        body.len()
-    );
-    // one local request to the emulator, while nothing else runs
-    let mut stream =
-        std::net::TcpStream::connect(&host).map_err(|e| format!("emulator at {host}: {e}"))?;
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| format!("CreateTable: {e}"))?;
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .map_err(|e| format!("CreateTable: {e}"))?;
-    if !(answer.starts_with("HTTP/1.1 200") || answer.contains("ResourceInUseException")) {
-        return Err(format!(
-            "CreateTable {LEDGER_TABLE}: {}",
-            answer.lines().next().unwrap_or_default()
-        ));
-    }
-    env.insert("LEDGER_TABLE".to_owned(), LEDGER_TABLE.to_owned());
-    Ok(env)
-}
-
 pub async fn act(stage: &mut Stage) {
     stage.act("backup");
     stage.say("scenario: the next daily backup at 03:00 with ten days of older snapshots, a repeat delivery, then a manual backup");
@@ -182,10 +132,7 @@ pub async fn act(stage: &mut Stage) {
         today
     ));
 
-    let env = match ledger_env(stage) {
-        Ok(env) => env,
-        Err(e) => return stage.check("the ledger table exists", false, e),
-    };
+    let env = stage.env(&[]);
     let backup = match load_config::<Backup>(Vars::new(|k| env.get(k).cloned())) {
         Ok(config) => Backup::from_sdk(config, &sdk),
         Err(e) => return stage.check("backup starts", false, e),
@@ -277,7 +224,8 @@ pub async fn act(stage: &mut Stage) {
     // 4. The next morning a person's manual backup is still running (another container) when
     //    the schedule fires: one run at a time, without reserved concurrency.
     stage.advance(Duration::from_secs(24 * 3600 - 60));
-    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), LEDGER_TABLE);
+    let ledger =
+        phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), &stage.world.ledger_table);
     let lease = ::backup::progress::lease_key(world::DOCDB_CLUSTER);
     let owner = ::backup::progress::lease_owner("manual-sandbox", "sandbox");
     let held = ledger
