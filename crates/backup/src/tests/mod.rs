@@ -53,6 +53,6 @@ fn the_pure_modules_are_marked_and_stay_pure() {
     }
     marked.sort();
     assert_eq!(marked, PURE, "marked modules");
-    // Until the token-based workspace check lands, the line-based one of this branch's test kit.
+    // the test kit's token-based check on this list (the workspace test also finds them by marker)
     phoenix_testkit::tidy::assert_pure_modules(dir, &PURE);
 }
