@@ -7,6 +7,7 @@ pub mod arbitrary;
 pub mod docdb_clock;
 pub mod emulator;
 pub mod fixtures;
+pub mod runtime_api;
 pub mod slack_sink;
 pub mod tidy;
 pub mod world;
