@@ -4,310 +4,27 @@
 //! the ones ECS would send. Several `TaskRecovery` values built from the same configuration stand
 //! for several Lambda containers: they share nothing but AWS.
 
-use aws_sdk_ecs::types::DesiredStatus;
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use phoenix_core::lambda::load_config;
-use phoenix_core::{ActionStatus, Function, Invocation, Notice, Outcome, Severity, Vars};
-use phoenix_testkit::world::{self, StopScenario, read_tap, task_id};
-use phoenix_testkit::{Emulator, World, WorldSpec, new_account};
+#[path = "task_recovery/stage.rs"]
+mod stage;
+
+use chrono::Duration;
+use phoenix_core::{ActionStatus, Function, Invocation, Notice, Severity};
+use phoenix_testkit::world::{self, StopScenario, task_id};
 use serde_json::{Value, json};
-use task_recovery::{Clients, TaskRecovery};
 
-/// A gap filled here, visibly: when a task of a steady service dies, ECS keeps the service's
-/// completed rollout `COMPLETED`. moto fixes `rolloutState` when the service is created (running 0,
-/// so `IN_PROGRESS` for ever) and the test kit shows it settled only while the counts are full, so
-/// a service short of tasks would always look like "a deployment is rolling out" and the forced
-/// deployment could never be shown. This interceptor on the handler's ECS client shows the
-/// rollout as ECS does. (The test kit's gap filler is the better home: see the report.)
-#[derive(Debug)]
-struct SettledRollout;
-
-impl aws_sdk_ecs::config::Intercept for SettledRollout {
-    fn name(&self) -> &'static str {
-        "SettledRollout"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut aws_sdk_ecs::config::interceptors::BeforeDeserializationInterceptorContextMut<
-            '_,
-        >,
-        _components: &aws_sdk_ecs::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_ecs::config::ConfigBag,
-    ) -> Result<(), aws_sdk_ecs::error::BoxError> {
-        let response = context.response_mut();
-        let Some(mut json) = response
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-        else {
-            return Ok(());
-        };
-        let Some(services) = json.get_mut("services").and_then(Value::as_array_mut) else {
-            return Ok(());
-        };
-        for service in services {
-            for deployment in service["deployments"].as_array_mut().into_iter().flatten() {
-                deployment["rolloutState"] = json!("COMPLETED");
-            }
-        }
-        *response.body_mut() = serde_json::to_vec(&json)?.into();
-        Ok(())
-    }
-}
-
-/// The ledger table's name as the template and the test kit create it.
-const LEDGER: &str = "phoenix-ledger";
-const RECHECK_QUEUE: &str = "phoenix-recheck";
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 42)
-        .single()
-        .expect("valid")
-}
-
-/// The seeded world, plus what it may not seed yet on this branch (the test kit adds the ledger
-/// table in parallel): the ledger table and the re-check queue, created as the template does
-/// (`pk` string hash key, on demand; a standard queue). Idempotent.
-struct Stage {
-    world: World,
-    queue_url: String,
-    queue_arn: String,
-}
-
-async fn staged() -> Stage {
-    use task_recovery::aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let spec = WorldSpec::new(&new_account(), "http://127.0.0.1:9/unused", t0());
-    let world = World::seed(Emulator::shared(), &spec)
-        .await
-        .expect("world seeds");
-    let dynamodb = task_recovery::aws_sdk_dynamodb::Client::new(&world.sdk);
-    let created = dynamodb
-        .create_table()
-        .table_name(LEDGER)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .send()
-        .await;
-    if let Err(e) = created {
-        assert!(
-            e.as_service_error()
-                .is_some_and(|s| s.is_resource_in_use_exception()),
-            "ledger table: {e:?}"
-        );
-    }
-    let sqs = aws_sdk_sqs::Client::new(&world.sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(RECHECK_QUEUE)
-        .send()
-        .await
-        .expect("queue")
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default();
-    Stage {
-        world,
-        queue_url,
-        queue_arn,
-    }
-}
-
-impl Stage {
-    /// One Lambda container of task-recovery, configured as the template would for this world.
-    fn container(&self, overrides: &[(&str, &str)]) -> TaskRecovery {
-        let mut env = self.world.env();
-        env.insert("CLUSTER_ARN".into(), self.world.cluster_arn.clone());
-        env.insert("LEDGER_TABLE".into(), LEDGER.into());
-        env.insert("RECHECK_QUEUE_URL".into(), self.queue_url.clone());
-        for (k, v) in overrides {
-            env.insert((*k).to_owned(), (*v).to_owned());
-        }
-        let config =
-            load_config::<TaskRecovery>(Vars::new(|k| env.get(k).cloned())).expect("config");
-        let ecs = aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&self.world.sdk)
-                .interceptor(SettledRollout)
-                .build(),
-        );
-        TaskRecovery::new(
-            config,
-            Clients {
-                ecs,
-                ..Clients::from_sdk(&self.world.sdk)
-            },
-        )
-    }
-
-    /// Takes the re-check messages that are due (waiting up to `wait_secs` for the first),
-    /// wrapped as the SQS event source mapping delivers them.
-    async fn due_rechecks(&self, wait_secs: i32) -> Vec<Value> {
-        let sqs = aws_sdk_sqs::Client::new(&self.world.sdk);
-        let received = sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_secs)
-            .send()
-            .await
-            .expect("receive");
-        let mut events = Vec::new();
-        for message in received.messages() {
-            events.push(json!({"Records": [{
-                "messageId": message.message_id().unwrap_or_default(),
-                "receiptHandle": message.receipt_handle().unwrap_or_default(),
-                "body": message.body().unwrap_or_default(),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.queue_arn,
-                "awsRegion": "eu-west-1",
-            }]}));
-            sqs.delete_message()
-                .queue_url(&self.queue_url)
-                .set_receipt_handle(message.receipt_handle().map(str::to_owned))
-                .send()
-                .await
-                .expect("delete");
-        }
-        events
-    }
-
-    async fn notices(&self) -> Vec<Notice> {
-        read_tap(&self.world.sdk, &self.world.alerts_queue_url, 2)
-            .await
-            .expect("tap")
-            .iter()
-            .filter_map(|p| Notice::from_json(&p.message))
-            .collect()
-    }
-
-    async fn ledger_items(&self) -> usize {
-        let dynamodb = task_recovery::aws_sdk_dynamodb::Client::new(&self.world.sdk);
-        dynamodb
-            .scan()
-            .table_name(LEDGER)
-            .send()
-            .await
-            .expect("scan")
-            .items()
-            .len()
-    }
-
-    async fn deployment(&self) -> (String, i32) {
-        let ecs = aws_sdk_ecs::Client::new(&self.world.sdk);
-        let out = ecs
-            .describe_services()
-            .cluster(world::CLUSTER)
-            .services(world::SERVICE)
-            .send()
-            .await
-            .expect("describe");
-        let s = &out.services()[0];
-        (
-            s.deployments()
-                .iter()
-                .find(|d| d.status() == Some("PRIMARY"))
-                .and_then(|d| d.id())
-                .unwrap_or_default()
-                .to_owned(),
-            s.desired_count(),
-        )
-    }
-
-    async fn replacements(&self) -> Vec<(String, Option<String>)> {
-        let ecs = aws_sdk_ecs::Client::new(&self.world.sdk);
-        let mut found = Vec::new();
-        for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
-            let arns = ecs
-                .list_tasks()
-                .cluster(world::CLUSTER)
-                .family(world::WORKER_FAMILY)
-                .started_by("phoenix-ops")
-                .desired_status(status)
-                .send()
-                .await
-                .expect("list")
-                .task_arns()
-                .to_vec();
-            if arns.is_empty() {
-                continue;
-            }
-            let tasks = ecs
-                .describe_tasks()
-                .cluster(world::CLUSTER)
-                .set_tasks(Some(arns))
-                .include(aws_sdk_ecs::types::TaskField::Tags)
-                .send()
-                .await
-                .expect("describe");
-            for t in tasks.tasks() {
-                let replaces = t
-                    .tags()
-                    .iter()
-                    .find(|tag| tag.key() == Some("phoenix-ops:replaces"))
-                    .and_then(|tag| tag.value().map(str::to_owned));
-                found.push((t.task_arn().unwrap_or_default().to_owned(), replaces));
-            }
-        }
-        found
-    }
-}
-
-async fn run(handler: &TaskRecovery, event: &Value, now: DateTime<Utc>, request: &str) -> Outcome {
-    handler
-        .handle(Invocation::new(event.clone(), now).request_id(request))
-        .await
-        .expect("handled")
-}
-
-fn done(outcome: &Outcome, call: &str) -> usize {
-    outcome
-        .actions
-        .iter()
-        .filter(|a| a.call == call && a.status == ActionStatus::Done)
-        .count()
-}
+use stage::{done, run, staged, t0};
 
 #[tokio::test]
 async fn one_event_delivered_to_two_containers_at_once_makes_one_replacement_and_one_notice() {
     let stage = staged().await;
     let event = stage
-        .world
-        .stop_task_as(
+        .stop(
             &stage.world.worker_task_arn,
-            &StopScenario::Crash { exit_code: 1 },
+            StopScenario::Crash { exit_code: 1 },
             t0(),
             "evt-standalone-1",
         )
-        .await
-        .expect("stopped");
+        .await;
     let now = t0() + Duration::seconds(3);
     let (a, b) = (stage.container(&[]), stage.container(&[]));
     let (first, second) = tokio::join!(
@@ -364,15 +81,14 @@ async fn a_stuck_service_is_rechecked_durably_forced_once_and_reported_back() {
     let stage = staged().await;
     let world = &stage.world;
     let (before, _) = stage.deployment().await;
-    let event = world
-        .stop_task_as(
+    let event = stage
+        .stop(
             &world.service_task_arns[0],
-            &StopScenario::Crash { exit_code: 1 },
+            StopScenario::Crash { exit_code: 1 },
             t0(),
             "evt-stuck",
         )
-        .await
-        .expect("stopped");
+        .await;
     // ECS does not start a replacement: 1 running + 0 pending of 2 (the harness shows it).
     world.gaps.service_counts(world::SERVICE, 1, 0);
     let grace = [("REPLACEMENT_GRACE_SECONDS", "2")];
@@ -479,15 +195,14 @@ async fn two_crashed_tasks_rechecked_in_two_containers_force_one_deployment() {
     world.gaps.service_counts(world::SERVICE, 0, 0);
     let grace = [("REPLACEMENT_GRACE_SECONDS", "1")];
     for (i, task) in world.service_task_arns.iter().enumerate() {
-        let event = world
-            .stop_task_as(
+        let event = stage
+            .stop(
                 task,
-                &StopScenario::Crash { exit_code: 1 },
+                StopScenario::Crash { exit_code: 1 },
                 t0(),
                 &format!("evt-both-{i}"),
             )
-            .await
-            .expect("stopped");
+            .await;
         let outcome = run(&stage.container(&grace), &event, t0(), &format!("req-{i}")).await;
         assert_eq!(
             outcome.decision.as_deref(),
@@ -533,15 +248,14 @@ async fn a_missing_image_is_one_warning_and_never_a_restart_or_a_page() {
     );
     let mut outcomes = Vec::new();
     for (i, task) in world.service_task_arns.iter().enumerate() {
-        let mut event = world
-            .stop_task_as(
+        let mut event = stage
+            .stop(
                 task,
-                &StopScenario::Crash { exit_code: 1 },
+                StopScenario::Crash { exit_code: 1 },
                 t0(),
                 &format!("evt-image-{i}"),
             )
-            .await
-            .expect("stopped");
+            .await;
         let detail = &mut event["detail"];
         detail["stopCode"] = json!("TaskFailedToStart");
         detail["stoppedReason"] = json!(reason);
@@ -588,15 +302,14 @@ async fn a_missing_image_is_one_warning_and_never_a_restart_or_a_page() {
 async fn a_service_that_ecs_is_already_replacing_is_left_alone() {
     let stage = staged().await;
     let world = &stage.world;
-    let event = world
-        .stop_task_as(
+    let event = stage
+        .stop(
             &world.service_task_arns[1],
-            &StopScenario::ElbHealthCheck,
+            StopScenario::ElbHealthCheck,
             t0(),
             "evt-health",
         )
-        .await
-        .expect("stopped");
+        .await;
     world.gaps.service_counts(world::SERVICE, 1, 1);
     let outcome = run(
         &stage.container(&[]),
@@ -626,15 +339,14 @@ async fn a_service_that_ecs_is_already_replacing_is_left_alone() {
 async fn a_planned_stop_changes_nothing_tells_no_one_and_claims_nothing() {
     let stage = staged().await;
     let world = &stage.world;
-    let event = world
-        .stop_task_as(
+    let event = stage
+        .stop(
             &world.service_task_arns[0],
-            &StopScenario::ScaleIn,
+            StopScenario::ScaleIn,
             t0(),
             "evt-scale-in",
         )
-        .await
-        .expect("stopped");
+        .await;
     let outcome = run(&stage.container(&[]), &event, t0(), "req-1").await;
     assert_eq!(outcome.decision.as_deref(), Some("planned-stop"));
     assert!(outcome.notice.is_none() && outcome.actions.is_empty());
@@ -651,15 +363,14 @@ async fn a_crash_loop_stops_restarts_and_raises_one_critical_notice() {
     let mut decisions = Vec::new();
     for (i, minute) in [0i64, 2, 4, 6].iter().enumerate() {
         let at = t0() + Duration::minutes(*minute);
-        let event = world
-            .stop_task_as(
+        let event = stage
+            .stop(
                 &victim,
-                &StopScenario::Crash { exit_code: 1 },
+                StopScenario::Crash { exit_code: 1 },
                 at,
                 &format!("evt-loop-{i}"),
             )
-            .await
-            .expect("stopped");
+            .await;
         let outcome = run(
             &recovery,
             &event,
@@ -724,15 +435,14 @@ async fn the_notice_reaches_alerts_with_the_reason_and_the_last_log_lines_redact
     )
     .await
     .expect("log line");
-    let event = world
-        .stop_task_as(
+    let event = stage
+        .stop(
             victim,
-            &StopScenario::Crash { exit_code: 1 },
+            StopScenario::Crash { exit_code: 1 },
             t0(),
             "evt-crash",
         )
-        .await
-        .expect("stopped");
+        .await;
     let outcome = run(
         &stage.container(&[]),
         &event,
@@ -780,15 +490,14 @@ async fn the_notice_reaches_alerts_with_the_reason_and_the_last_log_lines_redact
 async fn dry_run_decides_and_reports_but_changes_nothing_not_even_the_ledger() {
     let stage = staged().await;
     let world = &stage.world;
-    let event = world
-        .stop_task_as(
+    let event = stage
+        .stop(
             &world.worker_task_arn,
-            &StopScenario::OutOfMemory,
+            StopScenario::OutOfMemory,
             t0(),
             "evt-dry",
         )
-        .await
-        .expect("stopped");
+        .await;
     let outcome = run(
         &stage.container(&[("DRY_RUN", "true")]),
         &event,

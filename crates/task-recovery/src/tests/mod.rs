@@ -1,6 +1,8 @@
 //! The crate's tests, all in the lib's one unit-test binary: the pure rules as tables (`event`,
-//! `classify`, `decide`, `report`, `config`), every AWS call's faults injected with
-//! aws-smithy-mocks (`faults`), and random and damaged input against the real handler (`fuzz`).
+//! `classify`, `decide`, `recheck`, `report`, `config`), every AWS call's faults injected with
+//! aws-smithy-mocks (`mocks` is the mocked AWS; `faults` for ECS, Logs, SQS and SNS, `ledger` for
+//! DynamoDB, duplicates, dry runs, re-checks and ECS events), and random and damaged input
+//! against the real handler (`fuzz`).
 //! Behaviour against the emulator lives in the end-to-end tests (`tests/tests/task_recovery.rs`)
 //! and in `tests/runtime.rs` (the real binary under a local Lambda Runtime API).
 
@@ -10,6 +12,9 @@ mod decide;
 mod event;
 mod faults;
 mod fuzz;
+mod ledger;
+mod mocks;
+mod recheck;
 mod report;
 
 use chrono::{DateTime, TimeZone, Utc};
