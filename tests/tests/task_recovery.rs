@@ -521,15 +521,21 @@ async fn dry_run_decides_and_reports_but_changes_nothing_not_even_the_ledger() {
 async fn a_failed_deployment_is_told_with_the_task_definitions_and_only_once() {
     let stage = staged().await;
     let world = &stage.world;
-    let mut event = phoenix_testkit::fixture("ecs-deployment-failed.json");
-    event["account"] = json!(world.account);
-    event["time"] = json!("2026-11-20T10:15:42Z");
-    event["resources"] = json!([format!(
-        "arn:aws:ecs:eu-west-1:{}:service/{}/{}",
-        world.account,
-        world::CLUSTER,
-        world::SERVICE
-    )]);
+    // events/ecs-deployment-failed.json, in this world's account (written out: the test kit
+    // reads fixtures from the tree it was compiled in).
+    let event = json!({
+        "version": "0", "id": "00000000-0000-0000-5418-ad0d00000021",
+        "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+        "account": world.account, "time": "2026-11-20T10:15:42Z", "region": "eu-west-1",
+        "resources": [format!(
+            "arn:aws:ecs:eu-west-1:{}:service/{}/{}", world.account, world::CLUSTER, world::SERVICE
+        )],
+        "detail": {
+            "eventType": "ERROR", "eventName": "SERVICE_DEPLOYMENT_FAILED",
+            "deploymentId": "ecs-svc/8273651093847561234", "updatedAt": "2026-11-20T10:15:40Z",
+            "reason": "ECS deployment circuit breaker: task failed to start."
+        }
+    });
     let recovery = stage.container(&[]);
     let outcome = run(&recovery, &event, t0() + Duration::seconds(2), "req-1").await;
     assert_eq!(
