@@ -31,6 +31,16 @@ pub const TEXT_MAX_CHARS: usize = 1_024;
 const CONTAINERS_MAX: usize = 100;
 /// Largest `overrides` replayed on a replacement (ECS caps container overrides at 8 KiB).
 const OVERRIDES_MAX_BYTES: usize = 16 * 1_024;
+/// ECS event names that report normal operation.
+const INFORMATIONAL: &[&str] = &[
+    "SERVICE_STEADY_STATE",
+    "TASKSET_STEADY_STATE",
+    "CAPACITY_PROVIDER_STEADY_STATE",
+    "SERVICE_DESIRED_COUNT_UPDATED",
+    "SERVICE_DEPLOYMENT_IN_PROGRESS",
+    "SERVICE_DEPLOYMENT_COMPLETED",
+    "TASKS_STOPPED",
+];
 /// Most SQS records handled in one invocation (the event source mapping's batch is 1).
 const RECORDS_MAX: usize = 100;
 
@@ -542,8 +552,11 @@ fn parse_service_event(
         reason: bounded_text(detail.reason.as_deref().unwrap_or_default()),
         at,
     };
-    // Steady state, desired count updates, deployments starting and completing: nothing to tell.
-    if event.level == EventLevel::Info && !event.is_rollback() {
+    // Steady state, desired count updates, deployments starting and completing: nothing to tell
+    // (whatever level an event of these names claims); a rollback starting is told.
+    let informational =
+        event.level == EventLevel::Info || INFORMATIONAL.contains(&event.name.as_str());
+    if informational && !event.is_rollback() {
         return ignore(format!(
             "informational ECS event {} of service {}: nothing to report",
             event.name, event.service

@@ -412,8 +412,19 @@ pub fn service_event_notice(
     }
     if let Some(state) = &observed.service {
         let (before, after) = before_and_after(event, state);
+        let (after_label, before_label) = match plan.decision {
+            Decision::RollingBack => (
+                "Task definition (rolling back to)",
+                "Task definition (failed deployment)",
+            ),
+            _ if event.deployment_id.is_some() => (
+                "Task definition (failed deployment)",
+                "Task definition (before / rolled back to)",
+            ),
+            _ => ("Task definition (deployment)", "Task definition"),
+        };
         if let Some(after) = after {
-            notice = notice.field("Task definition (this deployment)", &after.task_definition);
+            notice = notice.field(after_label, &after.task_definition);
             if let Some(why) = &after.rollout_reason {
                 notice = notice.field(
                     "Rollout",
@@ -426,13 +437,8 @@ pub fn service_event_notice(
             }
         }
         if let Some(before) = before {
-            let label = if event.deployment_id.is_some() {
-                "Task definition (before / rolled back to)"
-            } else {
-                "Task definition"
-            };
             notice = notice.field(
-                label,
+                before_label,
                 format!("{} ({})", before.task_definition, before.status),
             );
         }

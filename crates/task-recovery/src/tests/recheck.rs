@@ -205,6 +205,19 @@ fn ecs_problems_become_notices_of_the_right_severity() {
         panic!("a WARN event is ours");
     };
     assert_eq!(plan_service_event(&event).severity, Some(Severity::Warning));
+    let mut unrated = fixture("ecs-service-placement-failure.json");
+    unrated["detail"]["eventType"] = serde_json::Value::Null;
+    unrated["detail"]["eventName"] = "SERVICE_TASK_CONFIGURATION_FAILURE".into();
+    let Ok(Trigger::ServiceEvent(event)) = parse_at(&unrated, now) else {
+        panic!("an unrated problem is still ours");
+    };
+    assert_eq!(
+        (
+            plan_service_event(&event).decision,
+            plan_service_event(&event).severity
+        ),
+        (Decision::ServiceProblem, Some(Severity::Warning))
+    );
 }
 
 #[test]

@@ -455,7 +455,7 @@ fn a_deployment_failure_names_the_task_definitions_before_and_after() {
         "phoenix-service: deployment ecs-svc/8273651093847561234 failed"
     );
     assert_eq!(
-        field(&notice, "Task definition (this deployment)"),
+        field(&notice, "Task definition (failed deployment)"),
         Some("phoenix:8")
     );
     assert_eq!(
@@ -500,4 +500,48 @@ fn a_deployment_failure_names_the_task_definitions_before_and_after() {
     assert_eq!(notice.title, "phoenix-service: unable to place tasks");
     assert_eq!(field(&notice, "Reason"), Some("RESOURCE:FARGATE"));
     assert!(field(&notice, "Service state unavailable").is_some());
+}
+
+#[test]
+fn a_rollback_names_the_target_and_the_failed_task_definition() {
+    let now = at(10, 35, 0);
+    let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture("ecs-deployment-rollback.json"), now)
+    else {
+        panic!("parsed");
+    };
+    let observed = Observed {
+        service: Some(state(
+            2,
+            1,
+            vec![
+                deployment(
+                    "ecs-svc/9182736450918273645",
+                    "PRIMARY",
+                    "phoenix:7",
+                    "IN_PROGRESS",
+                    None,
+                ),
+                deployment(
+                    "ecs-svc/8273651093847561234",
+                    "ACTIVE",
+                    "phoenix:8",
+                    "FAILED",
+                    None,
+                ),
+            ],
+        )),
+        ..Observed::default()
+    };
+    let plan = plan_service_event(&event);
+    let notice =
+        service_event_notice(&event, &plan, &observed, now, "task-recovery").expect("told");
+    assert_eq!(notice.severity, Severity::Warning);
+    assert_eq!(
+        field(&notice, "Task definition (rolling back to)"),
+        Some("phoenix:7")
+    );
+    assert_eq!(
+        field(&notice, "Task definition (failed deployment)"),
+        Some("phoenix:8 (ACTIVE)")
+    );
 }
