@@ -16,6 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use crate::facts::{ContainerExit, StopCode, StopFacts};
+
 use crate::arn::{
     ClusterArn, QueueRef, TaskDefinitionRef, is_name, service_name_in, shown, task_id_in,
 };
@@ -45,42 +47,12 @@ const INFORMATIONAL: &[&str] = &[
 const RECORDS_MAX: usize = 100;
 
 phoenix_core::string_enum! {
-    /// ECS `stopCode`.
-    pub enum StopCode {
-        TaskFailedToStart = "TaskFailedToStart",
-        EssentialContainerExited = "EssentialContainerExited",
-        UserInitiated = "UserInitiated",
-        ServiceSchedulerInitiated = "ServiceSchedulerInitiated",
-        SpotInterruption = "SpotInterruption",
-        TerminationNotice = "TerminationNotice",
-        InfrastructureHealth = "InfrastructureHealth",
-    }
-}
-
-phoenix_core::string_enum! {
     /// `detail.eventType` of ECS service and deployment events.
     pub enum EventLevel {
         Info = "INFO",
         Warn = "WARN",
         Error = "ERROR",
     }
-}
-
-/// One container's end.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ContainerExit {
-    pub name: String,
-    pub exit_code: Option<i64>,
-    pub reason: Option<String>,
-    pub image: Option<String>,
-}
-
-/// What ECS says about a stop (from an event or from DescribeTasks).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StopFacts {
-    pub stop_code: Option<StopCode>,
-    pub stopped_reason: String,
-    pub containers: Vec<ContainerExit>,
 }
 
 /// Where a task belongs.

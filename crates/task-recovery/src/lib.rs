@@ -7,7 +7,7 @@
 //! Pipeline: [`event`] (parse and bound the trigger) → [`observe`] (read ECS) → [`decide`] (pure:
 //! a [`decide::Plan`]; [`classify`] is its stop rule) → [`act`] (ECS, the re-check queue, the
 //! ledger) → [`report`] (pure: the Notice and the Outcome's record). The flows that run it live in
-//! `handle.rs`; [`recheck`] is the delayed message's wire form, [`arn`] the identifiers' rules,
+//! `handle.rs`; [`recheck`] is the delayed message's wire form, [`arn`] the identifiers' rules, [`facts`] a stop's facts,
 //! [`config`] the settings.
 
 pub mod act;
@@ -16,6 +16,7 @@ pub mod classify;
 pub mod config;
 pub mod decide;
 pub mod event;
+pub mod facts;
 mod handle;
 pub mod observe;
 pub mod recheck;
