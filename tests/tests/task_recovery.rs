@@ -1,8 +1,6 @@
-//! task-recovery end to end: the real handler against the emulator's ECS, CloudWatch Logs, SNS,
-//! SQS (the re-check queue) and DynamoDB (the ledger). Tasks are stopped the way ECS stops them
-//! (`World::stop_task_as`, which fills moto's gaps in the harness, visibly), and the events are
-//! the ones ECS would send. Several `TaskRecovery` values built from the same configuration stand
-//! for several Lambda containers: they share nothing but AWS.
+//! task-recovery end to end: the real handler against the emulator's ECS, Logs, SNS, SQS (the
+//! re-check queue) and DynamoDB (the ledger); tasks stopped as ECS stops them, the events ECS
+//! would send. Several `TaskRecovery` values stand for several containers: they share only AWS.
 
 #[path = "task_recovery/stage.rs"]
 mod stage;
@@ -151,13 +149,11 @@ async fn a_stuck_service_is_rechecked_durably_forced_once_and_reported_back() {
 
     // Capacity is back by the next look (its delay is a minute of real time: the test sends it).
     world.gaps.service_counts(world::SERVICE, 2, 0);
-    let mut next = rechecks[0].clone();
-    let mut body: Value =
-        serde_json::from_str(next["Records"][0]["body"].as_str().unwrap_or("{}")).expect("body");
-    body["attempt"] = json!(2);
-    body["forced"] = json!(true);
-    body["due_at"] = json!("2026-11-20T10:16:45Z");
-    next["Records"][0]["body"] = json!(body.to_string());
+    let next = stage::with_body(&rechecks[0], |body| {
+        body["attempt"] = json!(2);
+        body["forced"] = json!(true);
+        body["due_at"] = json!("2026-11-20T10:16:45Z");
+    });
     let back = run(
         &stage.container(&grace),
         &next,
@@ -210,13 +206,7 @@ async fn two_crashed_tasks_rechecked_in_two_containers_force_one_deployment() {
             "{outcome:?}"
         );
     }
-    let mut rechecks = Vec::new();
-    for _ in 0..5 {
-        rechecks.extend(stage.due_rechecks(2).await);
-        if rechecks.len() >= 2 {
-            break;
-        }
-    }
+    let rechecks = stage.wait_for_rechecks(2).await;
     assert_eq!(rechecks.len(), 2);
     let (a, b) = (stage.container(&grace), stage.container(&grace));
     let now = t0() + Duration::seconds(2);
@@ -235,6 +225,16 @@ async fn two_crashed_tasks_rechecked_in_two_containers_force_one_deployment() {
         .filter(|a| a.call == "ecs:UpdateService" && a.status == ActionStatus::Skipped)
         .count();
     assert_eq!(skipped, 1, "the other says why it did not force");
+    let warnings = stage
+        .notices()
+        .await
+        .into_iter()
+        .filter(|n| n.severity == Severity::Warning)
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "one 'forced a new deployment' Notice for the service"
+    );
 }
 
 #[tokio::test]

@@ -255,6 +255,17 @@ pub(crate) fn force_key(cluster_arn: &str, service: &str) -> String {
     format!("task-recovery:force:{cluster_arn}/{service}")
 }
 
+/// Told once per service in a re-check span, whichever chain of re-checks sees it first.
+pub(crate) fn once_per_span(what: &str, recheck: &Recheck, policy: &Policy) -> Step {
+    Step::ReportOnce {
+        key: format!(
+            "task-recovery:{what}:{}/{}",
+            recheck.cluster_arn, recheck.service
+        ),
+        keep: policy.force_keep(),
+    }
+}
+
 pub(crate) fn image_missing_key(cluster_arn: &str, group: &TaskGroup, image: &str) -> String {
     format!(
         "task-recovery:image-missing:{cluster_arn}/{}#{image}",

@@ -282,6 +282,15 @@ pub fn recheck_notice(
     source: &'static str,
 ) -> Option<Notice> {
     let severity = severity(plan, effects)?;
+    let forced_elsewhere = effects
+        .iter()
+        .any(|e| matches!(e, Effect::ForcedElsewhere { .. }));
+    if reported_before(effects)
+        || (plan.decision == Decision::ForceNewDeployment && forced_elsewhere)
+    {
+        // Another chain of re-checks of the same service already told people.
+        return None;
+    }
     let service = &recheck.service;
     let since = human_duration(now.signed_duration_since(recheck.stopped_at));
     let title = match plan.decision {

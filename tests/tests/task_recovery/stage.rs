@@ -211,6 +211,18 @@ impl Stage {
         events
     }
 
+    /// Takes due re-checks until there are `n` (or five rounds of two seconds went by).
+    pub async fn wait_for_rechecks(&self, n: usize) -> Vec<Value> {
+        let mut rechecks = Vec::new();
+        for _ in 0..5 {
+            rechecks.extend(self.due_rechecks(2).await);
+            if rechecks.len() >= n {
+                break;
+            }
+        }
+        rechecks
+    }
+
     pub async fn notices(&self) -> Vec<Notice> {
         read_tap(&self.world.sdk, &self.world.alerts_queue_url, 2)
             .await
@@ -312,4 +324,14 @@ pub fn done(outcome: &Outcome, call: &str) -> usize {
         .iter()
         .filter(|a| a.call == call && a.status == ActionStatus::Done)
         .count()
+}
+
+/// The SQS event `message` with its re-check body changed by `change`.
+pub fn with_body(message: &Value, change: impl FnOnce(&mut Value)) -> Value {
+    let mut message = message.clone();
+    let text = message["Records"][0]["body"].as_str().unwrap_or("{}");
+    let mut body: Value = serde_json::from_str(text).expect("a JSON body");
+    change(&mut body);
+    message["Records"][0]["body"] = json!(body.to_string());
+    message
 }

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use phoenix_core::Severity;
 
-use super::{Decision, EARLY_TOLERANCE, Plan, Policy, Step, at, force, is_deploying, is_short};
+use super::{
+    Decision, EARLY_TOLERANCE, Plan, Policy, Step, at, force, is_deploying, is_short, once_per_span,
+};
 use crate::observe::Observed;
 use crate::recheck::Recheck;
 
@@ -70,7 +72,7 @@ pub fn plan_recheck(
         } else {
             ""
         };
-        return Plan::new(
+        let plan = Plan::new(
             Decision::CapacityBack,
             format!(
                 "re-check of {name} ({progress}): {}{after}, {since}s after the stop",
@@ -78,6 +80,12 @@ pub fn plan_recheck(
             ),
             recheck.forced.then_some(Severity::Info),
         );
+        // Several chains (one per crashed task) may see it: told once per service and span.
+        return if recheck.forced {
+            plan.step(once_per_span("capacity-back", recheck, policy))
+        } else {
+            plan
+        };
     }
     let deploying = is_deploying(service);
     let last = recheck.attempt >= recheck.max_attempts;
@@ -103,6 +111,7 @@ pub fn plan_recheck(
         } else {
             plan.reason
                 .push_str("; this was the last re-check: a person must look");
+            plan = plan.step(once_per_span("stays-short", recheck, policy));
         }
         return plan;
     }
@@ -119,7 +128,8 @@ pub fn plan_recheck(
                 service.counts()
             ),
             Some(Severity::Warning),
-        );
+        )
+        .step(once_per_span("stays-short", recheck, policy));
     }
     let next = recheck.next(next_due, false);
     Plan::new(

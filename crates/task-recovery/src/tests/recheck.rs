@@ -60,7 +60,7 @@ fn a_recheck_looks_again_forces_once_and_gives_up_with_a_warning() {
             recheck(2, true),
             &full,
             Decision::CapacityBack,
-            &[],
+            &["report-once"],
             Some(Severity::Info),
         ),
         (
@@ -92,7 +92,7 @@ fn a_recheck_looks_again_forces_once_and_gives_up_with_a_warning() {
             recheck(3, true),
             &rolling,
             Decision::StaysShort,
-            &[],
+            &["report-once"],
             Some(Severity::Warning),
         ),
         (
@@ -100,7 +100,7 @@ fn a_recheck_looks_again_forces_once_and_gives_up_with_a_warning() {
             recheck(3, false),
             &short,
             Decision::StaysShort,
-            &["force"],
+            &["force", "report-once"],
             Some(Severity::Warning),
         ),
         (
@@ -153,6 +153,33 @@ fn a_recheck_looks_again_forces_once_and_gives_up_with_a_warning() {
             .ends_with("re-check at 10:18:01 UTC (attempt 2 of 3)"),
         "{}",
         forced.reason
+    );
+}
+
+#[test]
+fn what_several_chains_see_is_told_once_per_service() {
+    let plan = plan_recheck(
+        &recheck(3, true),
+        &with_service(service(2, 1, 0)),
+        &policy(),
+        at(10, 17, 1),
+    );
+    let keys: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            crate::decide::Step::ReportOnce { key, keep } => {
+                assert_eq!(*keep, Duration::minutes(5));
+                Some(key.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "task-recovery:stays-short:arn:aws:ecs:eu-west-1:111122223333:cluster/phoenix-cluster/phoenix-service"
+        ]
     );
 }
 
