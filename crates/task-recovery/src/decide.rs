@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::event::{ServiceEvent, StoppedTask, TaskGroup};
 use crate::observe::ServiceState;
-use crate::recheck::Recheck;
+use crate::recheck::{MAX_DELAY_SECONDS, Recheck};
 
 /// How long a claim on an effect is held before another invocation may take over (longer than
 /// the function's timeout; a Lambda retry of the same invocation keeps its request id and
@@ -46,14 +46,24 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Time between re-checks: the grace, at least a minute.
+    /// Time before the first re-check after a late stop or a rolling deployment: the grace, at
+    /// least a minute.
     pub fn recheck_interval(&self) -> Duration {
         self.replacement_grace.max(MIN_RECHECK_INTERVAL)
     }
 
+    /// Time from re-check `attempt` to the next: the interval, doubled each time (a forced
+    /// deployment gets time to roll out before a person is asked to look), at most SQS's 900 s.
+    pub fn recheck_delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(10);
+        (self.recheck_interval() * 2_i32.pow(doublings)).min(Duration::seconds(MAX_DELAY_SECONDS))
+    }
+
     /// One forced deployment per service in this period: the length of a chain of re-checks.
     pub fn force_keep(&self) -> Duration {
-        let span = self.recheck_interval() * i32::try_from(self.recheck_max_attempts).unwrap_or(10);
+        let span = (1..=self.recheck_max_attempts)
+            .map(|attempt| self.recheck_delay(attempt))
+            .fold(Duration::zero(), |total, delay| total + delay);
         span.max(Duration::minutes(5))
     }
 }

@@ -89,7 +89,7 @@ pub fn plan_recheck(
     }
     let deploying = is_deploying(service);
     let last = recheck.attempt >= recheck.max_attempts;
-    let next_due = at(now, policy.recheck_interval());
+    let next_due = at(now, policy.recheck_delay(recheck.attempt));
     if !deploying && !recheck.forced {
         let mut plan = Plan::new(
             if last { Decision::StaysShort } else { Decision::ForceNewDeployment },

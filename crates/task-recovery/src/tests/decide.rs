@@ -270,7 +270,7 @@ fn past_the_grace_the_stuck_service_is_forced_once_and_looked_at_again() {
     );
     assert_eq!(
         *keep,
-        Duration::minutes(5),
+        Duration::minutes(7),
         "one forced deployment per re-check span"
     );
     let recheck = plan.recheck().expect("verified later");

@@ -138,7 +138,8 @@ fn a_recheck_looks_again_forces_once_and_gives_up_with_a_warning() {
         );
         if let Some(next) = plan.recheck() {
             assert_eq!(next.attempt, recheck.attempt + 1, "{name}");
-            assert_eq!(next.due_at, at(10, 18, 1), "{name}");
+            let delay = policy().recheck_delay(recheck.attempt);
+            assert_eq!(next.due_at, now + delay, "{name}: the interval doubles");
             assert_eq!(
                 next.forced,
                 recheck.forced || decision == Decision::ForceNewDeployment,
@@ -169,7 +170,7 @@ fn what_several_chains_see_is_told_once_per_service() {
         .iter()
         .filter_map(|s| match s {
             crate::decide::Step::ReportOnce { key, keep } => {
-                assert_eq!(*keep, Duration::minutes(5));
+                assert_eq!(*keep, Duration::minutes(7), "60 + 120 + 240 s");
                 Some(key.as_str())
             }
             _ => None,
@@ -300,7 +301,20 @@ fn the_policy_spaces_rechecks_and_bounds_forcing() {
         Duration::seconds(60),
         "never a busy loop"
     );
+    p.replacement_grace = Duration::seconds(60);
+    let delays: Vec<i64> = (1..=5).map(|a| p.recheck_delay(a).num_seconds()).collect();
+    assert_eq!(
+        delays,
+        [60, 120, 240, 480, 900],
+        "doubling, capped at SQS's 900 s"
+    );
+    assert_eq!(p.recheck_delay(u32::MAX), Duration::seconds(900));
+    assert_eq!(
+        p.force_keep(),
+        Duration::seconds(420),
+        "a span of 3 re-checks"
+    );
     p.replacement_grace = Duration::seconds(600);
     p.recheck_max_attempts = 10;
-    assert_eq!(p.force_keep(), Duration::seconds(6_000));
+    assert_eq!(p.force_keep(), Duration::seconds(600 + 9 * 900));
 }
