@@ -4,7 +4,10 @@
 # target/bench/report.md.
 #
 #   1. arm64 release binaries and zips, exactly as `sam build` makes them (cargo-lambda, pinned,
-#      from PyPI) — reuses scripts/build.sh's cache under target/;
+#      from PyPI) — reuses scripts/build.sh's cache under target/ — for the four functions and,
+#      in the same run and profile, two baselines (crates/bench/hello-*): a bare hello-world and
+#      a hello-world that builds the functions' SDK configuration; every function's zip, init
+#      and RSS are printed absolute and as multiples of both;
 #   2. native (x86_64) release binaries of the same code, started under a local Lambda Runtime
 #      API against the local emulator (arm64 binaries cannot run on this machine);
 #   3. the driver (crates/bench), optimised without LTO (profile bench-driver).
@@ -18,7 +21,7 @@ cd "$(dirname "$0")/.."
 say() { echo "bench: $*" >&2; }
 functions=(task-recovery request-scaler alarm-notifier backup)
 packages=()
-for f in "${functions[@]}"; do packages+=(-p "$f"); done
+for f in "${functions[@]}" hello-bare hello-sdk; do packages+=(-p "$f"); done
 
 scripts/setup.sh --emulator --lambda
 
@@ -36,8 +39,11 @@ cargo lambda build --release --arm64 --output-format zip --locked "${packages[@]
 say "native release build (for cold starts)…"
 cargo build --release --locked "${packages[@]}" >&2
 
-say "benchmark driver…"
+say "benchmark driver (and its own unit tests)…"
 cargo build --profile bench-driver --locked -p phoenix-bench >&2
+# The driver's bin has `test = false` (no test executable in scripts/test.sh): its statistics are
+# checked here, where they are used.
+cargo test --profile bench-driver --locked -p phoenix-bench --bin phoenix-bench >&2
 
 exec "$out/bench-driver/phoenix-bench" \
   --lambda-dir "$out/lambda" \

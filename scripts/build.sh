@@ -2,6 +2,8 @@
 # Builds the four functions for Lambda (release, aarch64 / arm64, provided.al2023) with
 # `sam build`: cargo-lambda (pinned, from PyPI, with its Zig) cross-compiles each crate named by
 # the template's BuildProperties.Binary. Output: .aws-sam/build (what `sam deploy` uploads).
+# It is the README's `sam build` with the pinned tools: the root samconfig.toml names
+# infra/template.yaml and the build directory.
 # Offline apart from crates.io (and the rust-std for aarch64 on first use). A cold build takes
 # about 20 minutes on 2 cores: this is not part of scripts/test.sh; the deploy workflow and
 # scripts/bench.sh run it.
@@ -27,7 +29,10 @@ fi
 export PATH="$PWD/.venv/lambda/bin:$PATH"
 export SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1
 start=$(date +%s)
-.venv/sam/bin/sam build --config-file infra/samconfig.toml "$@"
+say "sam build: four release builds for arm64 (cargo lambda build --release --arm64), one after"
+say "the other. A cold build takes about 20 min on 2 cores (the AWS SDK dominates); later builds"
+say "reuse target/ and take a minute or two. cargo's progress follows."
+.venv/sam/bin/sam build "$@"
 say "sam build done in $(( $(date +%s) - start ))s"
 for f in .aws-sam/build/*Function/bootstrap; do
   [ -f "$f" ] && say "$(du -h "$f" | cut -f1)  $f"

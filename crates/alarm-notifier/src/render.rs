@@ -1,19 +1,31 @@
-//! Rendering, pure: a [`Message`] becomes a Slack Block Kit payload and a plain-text form for
-//! email/SMS (the `oncall` topic), both from one [`View`] so they always say the same thing.
+// pure: turns a message into text and Block Kit JSON; no I/O, no clock
+//! Rendering: a [`Message`] becomes a Slack Block Kit payload and a plain-text form for
+//! email/SMS (the `oncall` topic), both laid out from one [`View`] so they always say the same
+//! thing ([`views`] builds it per kind; [`slack`] and [`text`] lay it out).
 //!
-//! Slack rules kept here: every piece of text that came from an input is escaped (`&`, `<`, `>`)
-//! so an alarm name can never mention `@channel` or inject a link; Block Kit limits are
-//! respected (header 150 characters, section text 3000, field 2000, 10 fields per section,
-//! button text 75, 50 blocks), cutting with [`TRUNCATION_MARKER`] and never inside a character
-//! or an escape.
+//! Rules kept here, whatever the input:
+//! * every piece of text that came from an input is **escaped** (`&`, `<`, `>`), so a name can
+//!   never mention `@channel` or inject a link;
+//! * **buttons** go only to the AWS console and the configured dashboard
+//!   (`phoenix_core::console::is_allowed_link`); any other URL is shown as text, in a code span
+//!   (which Slack never turns into a link); every message carries a button to the dashboard;
+//! * Block Kit **limits** are kept (header 150 characters, section text 3000, field 2000, 10
+//!   fields per section, button text 75, 25 buttons, 50 blocks), and **nothing is dropped
+//!   silently**: a long section continues in further blocks, and whatever still does not fit
+//!   is cut with [`TRUNCATION_MARKER`] or replaced by a line saying how much was left out.
+
+mod alarm_view;
+pub mod slack;
+pub mod text;
+pub mod views;
 
 use chrono::{DateTime, Utc};
 use phoenix_core::notice::sns_subject;
 use phoenix_core::text::{TRUNCATION_MARKER, truncate_chars};
-use phoenix_core::{Notice, Severity, console};
-use serde_json::{Value, json};
+use phoenix_core::{Severity, console};
+use serde_json::Value;
 
-use crate::input::{Alarm, AlarmKind, AlarmState, Message, MetricRef, PlainText};
+use crate::message::Message;
 
 pub const HEADER_MAX: usize = 150;
 pub const SECTION_MAX: usize = 3000;
@@ -23,16 +35,20 @@ pub const BUTTON_TEXT_MAX: usize = 75;
 pub const BUTTONS_MAX: usize = 25;
 pub const URL_MAX: usize = 3000;
 pub const BLOCKS_MAX: usize = 50;
+/// Blocks one long section may take before it is cut (4 × 3000 characters).
+pub const SECTION_BLOCKS_MAX: usize = 4;
 /// The plain-text form is capped (email is patient, SMS is not; SNS caps messages at 256 KB).
 pub const TEXT_MAX: usize = 8000;
 
 /// What the renderer knows beyond the message.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RenderContext {
-    /// How long the alarm that just ended lasted (see `policy::alarm_lasted`).
+    /// How long the alarm that just ended lasted (see `decide::alarm_lasted`).
     pub lasted: Option<chrono::Duration>,
     /// Where the message came from (SNS message id, event id), shown small for tracing.
     pub trace: Option<String>,
+    /// The stack's dashboard (`DASHBOARD_URL`): a button on every Slack message.
+    pub dashboard_url: Option<String>,
 }
 
 /// The rendered message.
@@ -50,29 +66,47 @@ pub struct Rendered {
     pub headline: String,
 }
 
+/// How a section's text is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Sentences.
+    Prose,
+    /// Preformatted (log lines, rules, expressions).
+    Code,
+    /// A list of lines; a line ending in `:` is a heading (the daily digest).
+    Lines,
+}
+
 /// One labelled block of text.
 #[derive(Debug, Clone, PartialEq)]
-struct Section {
-    label: &'static str,
-    text: String,
-    /// Shown preformatted (log lines, rules).
-    code: bool,
+pub struct Section {
+    pub label: &'static str,
+    pub text: String,
+    pub style: Style,
+}
+
+/// A link named by the message, and whether it may be a button.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewLink {
+    pub label: String,
+    pub url: String,
+    /// An AWS console link or the dashboard: a button. Otherwise shown as text.
+    pub trusted: bool,
 }
 
 /// What a message says, before it is laid out for Slack or for text.
 #[derive(Debug, Clone, PartialEq)]
-struct View {
-    emoji: &'static str,
-    colour: &'static str,
-    severity: Severity,
+pub struct View {
+    pub emoji: &'static str,
+    pub colour: &'static str,
     /// The header: `🔴 ALARM: phoenix-cpu-high`.
-    title: String,
+    pub title: String,
     /// One line under the header.
-    headline: String,
-    fields: Vec<(String, String)>,
-    sections: Vec<Section>,
-    links: Vec<(String, String)>,
-    footer: String,
+    pub headline: String,
+    pub fields: Vec<(String, String)>,
+    pub sections: Vec<Section>,
+    pub links: Vec<ViewLink>,
+    pub footer: String,
 }
 
 // --- text helpers
@@ -91,6 +125,20 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The longest prefix of already-escaped text with at most `max` characters that does not end
+/// inside an escape.
+fn prefix(escaped: &str, max: usize) -> &str {
+    let end = escaped
+        .char_indices()
+        .nth(max)
+        .map_or(escaped.len(), |(i, _)| i);
+    let kept = &escaped[..end];
+    match kept.rfind('&') {
+        Some(amp) if !kept[amp..].contains(';') && end < escaped.len() => &kept[..amp],
+        _ => kept,
+    }
+}
+
 /// Cuts already-escaped text to `max` characters with the marker, never inside an escape.
 pub fn cut(escaped: &str, max: usize) -> String {
     if escaped.chars().count() <= max {
@@ -100,10 +148,7 @@ pub fn cut(escaped: &str, max: usize) -> String {
     if max <= marker {
         return truncate_chars(escaped, max);
     }
-    let mut kept: String = escaped.chars().take(max - marker).collect();
-    if let Some(amp) = kept.rfind('&').filter(|amp| !kept[*amp..].contains(';')) {
-        kept.truncate(amp);
-    }
+    let mut kept = prefix(escaped, max - marker).to_owned();
     kept.push_str(TRUNCATION_MARKER);
     kept
 }
@@ -111,6 +156,61 @@ pub fn cut(escaped: &str, max: usize) -> String {
 /// Escapes input text and fits it in `max` characters.
 pub fn fit(text: &str, max: usize) -> String {
     cut(&escape(text), max)
+}
+
+/// Splits already-escaped text into pieces of at most `room` characters, at line breaks when it
+/// can, never inside an escape; at most `max_pieces`, the last one cut with the marker.
+pub fn pieces(escaped: &str, room: usize, max_pieces: usize) -> Vec<String> {
+    let room = room.max(TRUNCATION_MARKER.chars().count() + 1);
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut current_len = 0;
+    for line in escaped.split('\n') {
+        let mut rest = line;
+        loop {
+            let len = rest.chars().count();
+            let sep = usize::from(current_len > 0);
+            if current_len + sep + len <= room {
+                if sep == 1 {
+                    current.push('\n');
+                }
+                current.push_str(rest);
+                current_len += sep + len;
+                break;
+            }
+            if current_len > 0 {
+                out.push(std::mem::take(&mut current));
+                current_len = 0;
+                continue;
+            }
+            // one line longer than a whole piece: split it
+            let mut head = prefix(rest, room);
+            if head.is_empty() {
+                head = &rest[..rest.chars().next().map_or(0, char::len_utf8)];
+            }
+            out.push(head.to_owned());
+            rest = &rest[head.len()..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+    }
+    if current_len > 0 || out.is_empty() {
+        out.push(current);
+    }
+    if out.len() > max_pieces {
+        let left = out.len() - max_pieces;
+        out.truncate(max_pieces);
+        if let Some(last) = out.last_mut() {
+            let mut note = format!("{TRUNCATION_MARKER} ({left} more part(s) not shown)");
+            if note.chars().count() >= room {
+                note = TRUNCATION_MARKER.to_owned();
+            }
+            let keep = room.saturating_sub(note.chars().count());
+            *last = format!("{}{note}", prefix(last, keep));
+        }
+    }
+    out
 }
 
 /// `93.4`, `80`, `0.0015`: at most 4 decimals, no trailing zeros.
@@ -124,535 +224,50 @@ pub fn number(value: f64) -> String {
     }
 }
 
-use phoenix_core::text::human_duration;
-
 /// `2026-11-20 10:15:10 UTC`.
 pub fn utc(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn period(secs: i64) -> String {
-    if secs % 60 == 0 {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{secs} s")
-    }
-}
-
-fn unit_suffix(unit: Option<&str>, metric: Option<&str>) -> &'static str {
-    match unit {
-        Some("Percent") => "%",
-        Some("Seconds") => " s",
-        Some("Milliseconds") => " ms",
-        Some("Bytes") => " B",
-        Some("Count") => "",
-        None if metric.is_some_and(|m| m.ends_with("Utilization")) => "%",
-        _ => "",
-    }
-}
-
+/// A URL that can be a Slack button: http(s), no spaces or control characters, not too long.
 fn is_web_link(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= URL_MAX
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-// --- views
-
-fn alarm_look(state: &AlarmState) -> (&'static str, &'static str, Severity) {
-    match state {
-        AlarmState::Alarm => ("🔴", "#D93025", Severity::Error),
-        AlarmState::Ok => ("✅", "#2EB67D", Severity::Info),
-        AlarmState::InsufficientData => ("⚪", "#9AA0A6", Severity::Warning),
-        AlarmState::Unknown(_) => ("❔", "#9AA0A6", Severity::Warning),
-    }
-}
-
-fn notice_look(severity: &Severity) -> (&'static str, &'static str) {
-    match severity {
-        Severity::Critical => ("🚨", "#A50E0E"),
-        Severity::Error => ("🔴", "#D93025"),
-        Severity::Warning => ("🟠", "#F2A600"),
-        Severity::Info => ("🔵", "#1D9BD1"),
-        Severity::Unknown(_) => ("⚪", "#9AA0A6"),
-    }
-}
-
-fn metric_label(metric: &MetricRef) -> String {
-    metric
-        .name
-        .clone()
-        .or_else(|| metric.id.clone())
-        .unwrap_or_else(|| "metric".to_owned())
-}
-
-fn metric_description(metric: &MetricRef) -> String {
-    let mut parts = Vec::new();
-    let name = match (&metric.namespace, &metric.name) {
-        (Some(ns), Some(name)) => format!("{ns} {name}"),
-        (None, Some(name)) => name.clone(),
-        (Some(ns), None) => ns.clone(),
-        (None, None) => "metric".to_owned(),
-    };
-    parts.push(name);
-    if let Some(stat) = &metric.stat {
-        parts.push(stat.clone());
-    }
-    if let Some(p) = metric.period_secs {
-        parts.push(period(p));
-    }
-    let dims: Vec<String> = metric
-        .dimensions
-        .iter()
-        .filter(|(n, _)| n != "ClusterName" && n != "ServiceName")
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect();
-    if !dims.is_empty() {
-        parts.push(dims.join(", "));
-    }
-    parts.join(" · ")
-}
-
-fn alarm_view(alarm: &Alarm, context: &RenderContext) -> View {
-    let (emoji, colour, severity) = alarm_look(&alarm.state);
-    let title = format!("{emoji} {}: {}", alarm.state, alarm.name);
-    let (what, unit) = match &alarm.kind {
-        AlarmKind::Metric(m) => (
-            metric_label(m),
-            unit_suffix(alarm.unit.as_deref(), m.name.as_deref()),
-        ),
-        AlarmKind::MetricMath {
-            id,
-            expression,
-            label,
-            ..
-        } => (
-            label
-                .clone()
-                .or_else(|| id.clone())
-                .unwrap_or_else(|| expression.clone()),
-            unit_suffix(alarm.unit.as_deref(), None),
-        ),
-        AlarmKind::Composite { .. } => ("rule".to_owned(), ""),
-        AlarmKind::Other => ("alarm".to_owned(), ""),
-    };
-    let with_unit = |v: f64| format!("{}{unit}", number(v));
-    let limit = match (&alarm.comparison, alarm.threshold) {
-        (Some(c), Some(t)) => Some(format!("{} {}", c.symbol(), with_unit(t))),
-        (None, Some(t)) => Some(format!("threshold {}", with_unit(t))),
-        _ => None,
-    };
-    let service = alarm.ecs_service();
-    let on = service
-        .map(|(cluster, service)| format!(" on {cluster}/{service}"))
-        .unwrap_or_default();
-    let lasted = context
-        .lasted
-        .map(|d| format!(" — alarm lasted {}", human_duration(d)))
-        .unwrap_or_default();
-    let headline = match (&alarm.kind, &alarm.state) {
-        (AlarmKind::Composite { triggering, .. }, AlarmState::Alarm) if !triggering.is_empty() => {
-            format!("Alarm rule is true: triggered by {}", triggering.join(", "))
-        }
-        (AlarmKind::Composite { .. }, AlarmState::Alarm) => "Alarm rule is true".to_owned(),
-        (AlarmKind::Composite { .. }, AlarmState::Ok) => {
-            format!("Alarm rule is no longer true{lasted}")
-        }
-        (AlarmKind::Composite { .. }, state) => format!("Alarm rule is {state}{lasted}"),
-        (AlarmKind::Other, _) => {
-            let first = alarm.reason.lines().next().unwrap_or_default();
-            format!("{}{lasted}", truncate_chars(first, 200))
-        }
-        (_, AlarmState::Alarm) => match (alarm.value, &limit) {
-            (Some(v), Some(l)) => format!("{what} {} {l}{on}", with_unit(v)),
-            (Some(v), None) => format!("{what} {}{on}", with_unit(v)),
-            (None, Some(l)) => format!("{what} crossed {l}{on}"),
-            (None, None) => format!("{what} crossed its threshold{on}"),
-        },
-        (_, AlarmState::Ok) => match (alarm.value, &limit) {
-            (Some(v), Some(l)) => {
-                format!("{what} back to {} (alarm at {l}){on}{lasted}", with_unit(v))
-            }
-            (Some(v), None) => format!("{what} back to {}{on}{lasted}", with_unit(v)),
-            (None, _) => format!("{what} back within bounds{on}{lasted}"),
-        },
-        (_, AlarmState::InsufficientData) => match &limit {
-            Some(l) => format!("{what}: not enough data (alarm at {l}){on}{lasted}"),
-            None => format!("{what}: not enough data{on}{lasted}"),
-        },
-        (_, state) => format!("{what} is {state}{on}{lasted}"),
-    };
-
-    let mut fields = Vec::new();
-    let state = match &alarm.previous {
-        Some(previous) => format!("{} (was {previous})", alarm.state),
-        None => alarm.state.to_string(),
-    };
-    fields.push(("State".to_owned(), state));
-    if let Some(v) = alarm.value {
-        let value = match &limit {
-            Some(l) => format!("{} (alarm at {l})", with_unit(v)),
-            None => with_unit(v),
-        };
-        fields.push(("Value".to_owned(), value));
-    } else if let Some(l) = &limit {
-        fields.push(("Threshold".to_owned(), l.clone()));
-    }
-    match &alarm.kind {
-        AlarmKind::Metric(m) => fields.push(("Metric".to_owned(), metric_description(m))),
-        AlarmKind::MetricMath { inputs, .. } => {
-            let inputs: Vec<String> = inputs
-                .iter()
-                .map(|m| {
-                    format!(
-                        "{}: {}",
-                        m.id.as_deref().unwrap_or("?"),
-                        metric_description(m)
-                    )
-                })
-                .collect();
-            if !inputs.is_empty() {
-                fields.push(("Inputs".to_owned(), inputs.join("\n")));
-            }
-        }
-        AlarmKind::Composite { triggering, .. } if !triggering.is_empty() => {
-            fields.push(("Triggered by".to_owned(), triggering.join(", ")));
-        }
-        _ => {}
-    }
-    if let Some((cluster, service)) = service {
-        fields.push(("ECS service".to_owned(), format!("{cluster}/{service}")));
-    }
-    if let Some(at) = alarm.changed_at {
-        fields.push(("Time".to_owned(), utc(at)));
-    }
-    if let Some(d) = context.lasted {
-        fields.push(("Lasted".to_owned(), human_duration(d)));
-    }
-    if let (Some(n), Some(m)) = (alarm.datapoints_to_alarm, alarm.evaluation_periods) {
-        fields.push(("Evaluation".to_owned(), format!("{n} of {m} datapoints")));
-    }
-    let place: Vec<&str> = [alarm.account.as_deref(), alarm.region.as_deref()]
+/// Sorts the links a message names: AWS console links and the dashboard may be buttons, any
+/// other URL is shown as text. The dashboard comes last, once, on every message.
+pub fn links(named: Vec<(String, String)>, dashboard_url: Option<&str>) -> Vec<ViewLink> {
+    let dashboard_url = dashboard_url.filter(|d| is_web_link(d));
+    let mut out: Vec<ViewLink> = named
         .into_iter()
-        .flatten()
-        .collect();
-    if !place.is_empty() {
-        fields.push(("Account".to_owned(), place.join(" · ")));
-    }
-
-    let mut sections = Vec::new();
-    if let AlarmKind::MetricMath { id, expression, .. } = &alarm.kind {
-        let expression = match id {
-            Some(id) => format!("{id} = {expression}"),
-            None => expression.clone(),
-        };
-        sections.push(Section {
-            label: "Expression",
-            text: expression,
-            code: true,
-        });
-    }
-    if let AlarmKind::Composite { rule, .. } = &alarm.kind {
-        sections.push(Section {
-            label: "Rule",
-            text: rule.clone(),
-            code: true,
-        });
-    }
-    if let Some(description) = &alarm.description {
-        sections.push(Section {
-            label: "Description",
-            text: description.clone(),
-            code: false,
-        });
-    }
-    if !alarm.reason.trim().is_empty() {
-        sections.push(Section {
-            label: "Reason",
-            text: alarm.reason.clone(),
-            code: false,
-        });
-    }
-
-    let mut links = Vec::new();
-    if let Some(region) = &alarm.region {
-        links.push((
-            "Alarm".to_owned(),
-            console::cloudwatch_alarm(region, &alarm.name),
-        ));
-        if let Some((cluster, service)) = service {
-            links.push((
-                "ECS service".to_owned(),
-                console::ecs_service(region, cluster, service),
-            ));
-        }
-        if let AlarmKind::Composite { triggering, .. } = &alarm.kind {
-            for child in triggering.iter().take(3) {
-                links.push((
-                    format!("Alarm {child}"),
-                    console::cloudwatch_alarm(region, child),
-                ));
-            }
-        }
-    }
-    View {
-        emoji,
-        colour,
-        severity,
-        title,
-        headline,
-        fields,
-        sections,
-        links,
-        footer: footer(&format!("CloudWatch {}", alarm.kind.name()), context),
-    }
-}
-
-fn footer(what: &str, context: &RenderContext) -> String {
-    match &context.trace {
-        Some(trace) => format!("phoenix-ops alarm-notifier · {what} · {trace}"),
-        None => format!("phoenix-ops alarm-notifier · {what}"),
-    }
-}
-
-fn notice_view(notice: &Notice, context: &RenderContext) -> View {
-    let (emoji, colour) = notice_look(&notice.severity);
-    let mut fields: Vec<(String, String)> = notice
-        .fields
-        .iter()
-        .map(|f| (f.label.clone(), f.value.clone()))
-        .collect();
-    fields.push(("Time".to_owned(), utc(notice.time)));
-    let mut sections = Vec::new();
-    if let Some(details) = &notice.details {
-        sections.push(Section {
-            label: "Details",
-            text: details.clone(),
-            code: true,
-        });
-    }
-    let event = notice
-        .event_id
-        .as_deref()
-        .map(|id| format!(" · event {id}"))
-        .unwrap_or_default();
-    View {
-        emoji,
-        colour,
-        severity: notice.severity.clone(),
-        title: format!("{emoji} {}: {}", notice.severity.label(), notice.title),
-        headline: notice.summary.clone(),
-        fields,
-        sections,
-        links: notice
-            .links
-            .iter()
-            .map(|l| (l.label.clone(), l.url.clone()))
-            .collect(),
-        footer: footer(&format!("{}{event}", notice.source), context),
-    }
-}
-
-fn text_view(text: &PlainText, context: &RenderContext) -> View {
-    let subject = text
-        .subject
-        .clone()
-        .unwrap_or_else(|| "Message on the alerts topic".to_owned());
-    let body = if text.body.trim().is_empty() {
-        "(empty message)".to_owned()
-    } else {
-        text.body.clone()
-    };
-    View {
-        emoji: "📨",
-        colour: "#9AA0A6",
-        severity: Severity::Warning,
-        title: format!("📨 {subject}"),
-        headline: body.lines().next().unwrap_or_default().to_owned(),
-        fields: Vec::new(),
-        sections: vec![Section {
-            label: "Message",
-            text: body,
-            code: false,
-        }],
-        links: Vec::new(),
-        footer: footer("plain text", context),
-    }
-}
-
-// --- layouts
-
-fn mrkdwn(text: String) -> Value {
-    json!({"type": "mrkdwn", "text": text})
-}
-
-fn section_block(text: String) -> Value {
-    json!({"type": "section", "text": mrkdwn(text)})
-}
-
-/// A labelled section: `*Label*` then the text (escaped, fitted; code in a preformatted block).
-fn labelled(label: &str, text: &str, code: bool) -> Value {
-    let head = format!("*{}*\n", escape(label));
-    let room = SECTION_MAX - head.chars().count();
-    let body = if code {
-        let fence = "```";
-        let inner = room - 2 * fence.len() - 2;
-        format!("{fence}\n{}\n{fence}", fit(text, inner))
-    } else {
-        fit(text, room)
-    };
-    section_block(format!("{head}{body}"))
-}
-
-fn slack_payload(view: &View) -> Value {
-    let mut top = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": fit(&view.title, HEADER_MAX), "emoji": true}}),
-    ];
-    if !view.headline.trim().is_empty() {
-        top.push(section_block(format!(
-            "*{}*",
-            fit(&view.headline, SECTION_MAX - 2)
-        )));
-    }
-    let mut blocks = Vec::new();
-    for chunk in view.fields.chunks(FIELDS_PER_SECTION) {
-        let fields: Vec<Value> = chunk
-            .iter()
-            .map(|(label, value)| {
-                let head = format!("*{}*\n", fit(label, 100));
-                let room = FIELD_MAX - head.chars().count();
-                mrkdwn(format!("{head}{}", fit(value, room)))
-            })
-            .collect();
-        blocks.push(json!({"type": "section", "fields": fields}));
-    }
-    for section in &view.sections {
-        blocks.push(labelled(section.label, &section.text, section.code));
-    }
-    let buttons: Vec<Value> = view
-        .links
-        .iter()
-        .filter(|(_, url)| is_web_link(url))
-        .take(BUTTONS_MAX)
-        .map(|(label, url)| {
-            json!({"type": "button", "text": {"type": "plain_text", "text": fit(label, BUTTON_TEXT_MAX), "emoji": true}, "url": url})
+        .filter(|(_, url)| Some(url.as_str()) != dashboard_url)
+        .map(|(label, url)| ViewLink {
+            trusted: is_web_link(&url) && console::is_allowed_link(&url, dashboard_url),
+            label,
+            url,
         })
         .collect();
-    if !buttons.is_empty() {
-        blocks.push(json!({"type": "actions", "elements": buttons}));
+    if let Some(dashboard) = dashboard_url {
+        out.push(ViewLink {
+            label: "Dashboard".to_owned(),
+            url: dashboard.to_owned(),
+            trusted: true,
+        });
     }
-    blocks.push(json!({"type": "context", "elements": [mrkdwn(fit(&view.footer, SECTION_MAX))]}));
-    // Never more than 50 blocks in all: keep the first ones and the footer.
-    let room = BLOCKS_MAX - top.len();
-    if blocks.len() > room {
-        let footer = blocks.pop();
-        blocks.truncate(room - 1);
-        blocks.extend(footer);
-    }
-    let fallback = fit(&format!("{} — {}", view.title, view.headline), SECTION_MAX);
-    json!({
-        "text": fallback,
-        "blocks": top,
-        "attachments": [{"color": view.colour, "blocks": blocks}],
-    })
-}
-
-fn plain_text(view: &View) -> String {
-    let mut out = String::new();
-    out.push_str(&view.title);
-    out.push('\n');
-    if !view.headline.trim().is_empty() {
-        out.push_str(&view.headline);
-        out.push('\n');
-    }
-    out.push('\n');
-    for (label, value) in &view.fields {
-        if value.contains('\n') {
-            out.push_str(&format!("{label}:\n  {}\n", value.replace('\n', "\n  ")));
-        } else {
-            out.push_str(&format!("{label}: {value}\n"));
-        }
-    }
-    for section in &view.sections {
-        out.push_str(&format!("\n{}:\n{}\n", section.label, section.text));
-    }
-    let links: Vec<&(String, String)> = view.links.iter().filter(|(_, u)| is_web_link(u)).collect();
-    if !links.is_empty() {
-        out.push('\n');
-        for (label, url) in links {
-            out.push_str(&format!("{label}: {url}\n"));
-        }
-    }
-    out.push_str(&format!("\n— {}\n", view.footer));
-    truncate_chars(&out, TEXT_MAX)
-}
-
-fn view_of(message: &Message, context: &RenderContext) -> View {
-    match message {
-        Message::Alarm(alarm) => alarm_view(alarm, context),
-        Message::Notice(notice) => notice_view(notice, context),
-        Message::Text(text) => text_view(text, context),
-    }
+    out
 }
 
 /// Renders one message for Slack and for on-call. Pure and total: any message renders.
 pub fn render(message: &Message, context: &RenderContext) -> Rendered {
-    let view = view_of(message, context);
+    let view = views::view_of(message, context);
     let subject = sns_subject(view.title.trim_start_matches(view.emoji));
     Rendered {
-        slack: slack_payload(&view),
-        text: plain_text(&view),
+        slack: slack::payload(&view),
+        text: text::plain_text(&view),
         subject,
-        severity: view.severity.clone(),
+        severity: message.severity(),
         headline: view.headline,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_defuses_mentions_and_links() {
-        assert_eq!(
-            escape("<!channel> & <https://x|y>"),
-            "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
-        );
-    }
-
-    #[test]
-    fn cutting_keeps_the_limit_characters_and_escapes_whole() {
-        let cases: &[(&str, usize, &str)] = &[
-            ("short", 10, "short"),
-            ("ab&amp;cdefghijklmnopqrstuvwxyz", 16, "ab… [truncated]"),
-            (
-                "abc&amp;defghijklmnopqrstuvwxyz",
-                21,
-                "abc&amp;… [truncated]",
-            ),
-            ("ééééééééééééééééééééé", 15, "éé… [truncated]"),
-        ];
-        for (text, max, want) in cases {
-            let got = cut(text, *max);
-            assert!(
-                got.chars().count() <= (*max).max(want.chars().count()),
-                "{got}"
-            );
-            assert_eq!(&got, want, "{text} {max}");
-        }
-    }
-
-    #[test]
-    fn numbers_and_durations_read_well() {
-        for (v, want) in [
-            (80.0, "80"),
-            (93.4, "93.4"),
-            (0.00016, "0.0002"),
-            (-0.0, "0"),
-            (12.345678, "12.3457"),
-            (1500.0, "1500"),
-        ] {
-            assert_eq!(number(v), want);
-        }
     }
 }

@@ -26,7 +26,7 @@ use chrono::{Duration, Utc};
 use clap::Parser;
 use phoenix_testkit::emulator::DEFAULT_ACCOUNT;
 use phoenix_testkit::world::StopScenario;
-use phoenix_testkit::{Emulator, SlackSink, World, WorldSpec};
+use phoenix_testkit::{Emulator, EmulatorProxy, SlackSink, World, WorldSpec};
 use serde_json::{Value, json};
 
 use crate::cold::ColdRun;
@@ -38,6 +38,18 @@ const FUNCTIONS: [&str; 4] = [
     "alarm-notifier",
     "backup",
 ];
+
+/// The baselines every function is measured against (crates/bench/hello-*): a bare Lambda
+/// hello-world, and one that builds the functions' SDK configuration. Same build as the functions.
+const BASELINES: [&str; 2] = ["hello-bare", "hello-sdk"];
+
+/// `x` as a multiple of `base` (`×1.25`), or `–` when either is unknown.
+fn ratio(x: Option<f64>, base: Option<f64>) -> String {
+    match (x, base) {
+        (Some(x), Some(b)) if x.is_finite() && b.is_finite() && b > 0.0 => format!("×{:.2}", x / b),
+        _ => "–".to_owned(),
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -118,21 +130,28 @@ fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / 1_048_576.0)
 }
 
-/// 1. Sizes of the arm64 artifacts.
+/// 1. Sizes of the arm64 artifacts, absolute and as multiples of the two baselines.
 fn artifacts(lambda_dir: Option<&Path>, arm64_dir: Option<&Path>) -> String {
     let mut out = String::from(
         "## 1. Artifacts (release, aarch64, provided.al2023)\n\n\
-         | function | bootstrap | bootstrap.zip | ≤ 2 MiB zip |\n|---|---:|---:|:---:|\n",
+         Built in the same run and profile as the functions: `hello-bare` is a bare Lambda \
+         hello-world, `hello-sdk` a hello-world that builds the functions' SDK configuration.\n\n\
+         | binary | bootstrap | bootstrap.zip | zip × hello-bare | zip × hello-sdk | ≤ 2 MiB zip |\n\
+         |---|---:|---:|---:|---:|:---:|\n",
     );
-    for name in FUNCTIONS {
-        let size = |p: Option<PathBuf>| p.and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+    let size = |p: Option<PathBuf>| p.and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+    let zip_of = |name: &str| size(lambda_dir.map(|d| d.join(name).join("bootstrap.zip")));
+    let [bare, sdk] = BASELINES.map(|b| zip_of(b).map(|z| z as f64));
+    for name in FUNCTIONS.iter().chain(BASELINES.iter()) {
         let binary = size(arm64_dir.map(|d| d.join(name)));
-        let zip = size(lambda_dir.map(|d| d.join(name).join("bootstrap.zip")));
+        let zip = zip_of(name);
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} |",
             binary.map_or("not built".into(), mib),
             zip.map_or("not built".into(), mib),
+            ratio(zip.map(|z| z as f64), bare),
+            ratio(zip.map(|z| z as f64), sdk),
             match zip {
                 Some(z) if z <= 2 * 1_048_576 => "✅",
                 Some(_) => "❌",
@@ -215,6 +234,11 @@ async fn events_for(
                 );
             }
         }
+        "hello-bare" | "hello-sdk" => {
+            for i in 0..count {
+                events.push(json!({"bench": name, "run": run, "event": i}));
+            }
+        }
         other => return Err(format!("unknown function {other}")),
     }
     Ok(events)
@@ -227,6 +251,15 @@ async fn cold_starts(dir: &Path, runs: usize, warm: usize) -> BTreeMap<String, V
         Ok(e) => e,
         Err(e) => {
             eprintln!("phoenix-bench: emulator: {e}");
+            return results;
+        }
+    };
+    // The binaries reach the emulator through AWS_ENDPOINT_URL: through the test kit's proxy,
+    // which translates CloudWatch's RPC-v2 CBOR for moto (one local hop for every function).
+    let proxy = match EmulatorProxy::start(emulator.url()).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("phoenix-bench: emulator proxy: {e}");
             return results;
         }
     };
@@ -257,14 +290,14 @@ async fn cold_starts(dir: &Path, runs: usize, warm: usize) -> BTreeMap<String, V
         eprintln!("phoenix-bench: metrics: {e}");
     }
     let mut env = world.env();
-    env.insert("AWS_ENDPOINT_URL".into(), emulator.url().to_owned());
+    env.insert("AWS_ENDPOINT_URL".into(), proxy.url().to_owned());
     env.insert("AWS_REGION".into(), world.region.clone());
     env.insert("AWS_ACCESS_KEY_ID".into(), "bench".into());
     env.insert("AWS_SECRET_ACCESS_KEY".into(), "bench".into());
     env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
     env.insert("REPLACEMENT_GRACE_SECONDS".into(), "0".into());
     env.insert("AWS_LAMBDA_LOG_LEVEL".into(), "warn".into());
-    for name in FUNCTIONS {
+    for name in FUNCTIONS.iter().chain(BASELINES.iter()).copied() {
         let binary = dir.join(name);
         if !binary.exists() {
             eprintln!("phoenix-bench: {} is not built", binary.display());
@@ -304,14 +337,24 @@ fn cold_table(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
          Median (p10–p90) over the cold starts. *init*: process start → first poll of \
          `/invocation/next`; *first*: the first event, including every client's first \
          connection; *warm*: later events in the same process; RSS: `VmHWM` at the end.\n\n\
-         | function | runs | init ms | first invocation ms | warm invocation ms | peak RSS MiB | errors |\n\
-         |---|---:|---:|---:|---:|---:|---|\n",
+         `× bare` / `× sdk`: the median as a multiple of the hello-bare / hello-sdk baselines.\n\n\
+         | binary | runs | init ms | init × bare / × sdk | first invocation ms | warm invocation ms | peak RSS MiB | RSS × bare / × sdk | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     if cold.is_empty() {
-        out.push_str("| (not run: pass --native-dir) | | | | | | |\n\n");
+        out.push_str("| (not run: pass --native-dir) | | | | | | | | |\n\n");
         return out;
     }
-    for (name, runs) in cold {
+    let median = |name: &str, f: fn(&ColdRun) -> f64| {
+        cold.get(name)
+            .map(|runs| Stats::of(&runs.iter().map(f).collect::<Vec<_>>()).median)
+    };
+    let init_of = |r: &ColdRun| r.init_ms;
+    let rss_of = |r: &ColdRun| r.peak_rss_kib as f64 / 1024.0;
+    let order: Vec<&str> = FUNCTIONS.iter().chain(BASELINES.iter()).copied().collect();
+    let mut rows: Vec<(&String, &Vec<ColdRun>)> = cold.iter().collect();
+    rows.sort_by_key(|(name, _)| order.iter().position(|o| o == name).unwrap_or(usize::MAX));
+    for (name, runs) in rows {
         let init = Stats::of(&runs.iter().map(|r| r.init_ms).collect::<Vec<_>>());
         let first = Stats::of(&runs.iter().map(|r| r.first_ms).collect::<Vec<_>>());
         let warm = cold::warm_stats(runs);
@@ -322,14 +365,24 @@ fn cold_table(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
                 .collect::<Vec<_>>(),
         );
         let errors: Vec<String> = runs.iter().filter_map(|r| r.error.clone()).collect();
+        let against = |f: fn(&ColdRun) -> f64| {
+            let own = median(name, f);
+            format!(
+                "{} / {}",
+                ratio(own, median(BASELINES[0], f)),
+                ratio(own, median(BASELINES[1], f))
+            )
+        };
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
             runs.len(),
             init.show(1),
+            against(init_of),
             first.show(1),
             warm.show(1),
             rss.show(1),
+            against(rss_of),
             if errors.is_empty() {
                 "none".to_owned()
             } else {

@@ -11,7 +11,8 @@ use backup::rotation::{
 use chrono::{Duration, TimeZone, Utc};
 use phoenix_core::Vars;
 use phoenix_core::lambda::load_config;
-use request_scaler::decide::{Observation, Policy, decide};
+use request_scaler::decide::{CpuSample, Minute, Observation, Policy, decide};
+use request_scaler::forecast::{DAY_WINDOW_MINUTES, DayWindow};
 use task_recovery::TaskRecovery;
 use task_recovery::classify::classify;
 use task_recovery::plan::{Observed, plan_recovery};
@@ -60,18 +61,38 @@ pub fn measure() -> Vec<(&'static str, String, Stats)> {
     }
 
     // request-scaler: one decision over the window.
+    // what one evaluation really sees: an hour of minutes with CPU on a rising load, the
+    // previous three days' windows for the daily pattern, two partial minutes
+    let minutes: Vec<Minute> = (0..60_u64)
+        .map(|m| Minute {
+            requests: 300 + m * 8,
+            cpu: Some(CpuSample {
+                percent: 40.0 + (m as f64) * 0.5,
+                tasks: 4,
+            }),
+        })
+        .collect();
+    let previous_days = (1..=3)
+        .map(|days_ago| DayWindow {
+            days_ago,
+            requests: (0..DAY_WINDOW_MINUTES as u64)
+                .map(|m| 700 + m * 10)
+                .collect(),
+        })
+        .collect();
     let observation = Observation {
-        complete: vec![50, 50, 60, 55, 50, 1_200],
+        minutes,
         partial: vec![900, 40],
-        desired: 1,
-        running: 1,
+        previous_days,
+        desired: 4,
+        running: 4,
         pending: 0,
         deployment_in_progress: false,
     };
     let policy = Policy::default();
     out.push((
         "request-scaler",
-        "decide (6 complete + 2 partial minutes)".to_owned(),
+        "decide (60 minutes with CPU, 3 previous days, 2 partial)".to_owned(),
         timed(|| {
             black_box(decide(black_box(&observation), &policy));
         }),

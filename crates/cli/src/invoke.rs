@@ -72,6 +72,7 @@ pub async fn run(
             invoke::<alarm_notifier::AlarmNotifier>(invocation, dry_run).await
         }
         FunctionName::Backup => invoke::<backup::Backup>(invocation, dry_run).await,
+        FunctionName::DailyDigest => invoke::<daily_digest::DailyDigest>(invocation, dry_run).await,
     }
 }
 

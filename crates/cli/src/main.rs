@@ -8,10 +8,16 @@
 //!   against whatever `AWS_ENDPOINT_URL` (or real AWS) the environment names.
 //! * `phoenix-ops simulate-scaler --trace FILE.csv` — replays a request trace through the
 //!   scaler's decision code and a model of AWS target tracking.
+//! * `phoenix-ops digest [--now T] [--sandbox]` — the daily digest of the world the environment
+//!   names, or of a sandbox day, as Slack shows it and as the Notice JSON.
+//! * `phoenix-ops gallery --out docs/slack` — the notifier's Slack messages drawn as a page.
 //!
 //! Exit codes: 0 success (an ignored event is a success), 1 retryable failure or failed
 //! expectation, 2 bad usage or unreadable input.
 
+mod digest;
+mod fuzz;
+mod gallery;
 mod invoke;
 mod sandbox;
 mod simulate;
@@ -55,8 +61,14 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
-    /// Replay a `minute,requests` trace through the scaler and the target-tracking model.
+    /// Replay a `minute,requests[,cpu]` trace through the scaler and the target-tracking model (--svg draws it).
     SimulateScaler(simulate::Args),
+    /// Tell the last 24 hours (the daily digest) of the environment's world, or of a sandbox day.
+    Digest(digest::Args),
+    /// Feed mutated events to every handler (dry run, local emulator) and judge each.
+    Fuzz(fuzz::Args),
+    /// Draw the notifier's Slack messages (its golden files) as a static page (docs/slack).
+    Gallery(gallery::Args),
 }
 
 #[derive(Subcommand)]
@@ -65,12 +77,13 @@ enum SandboxMode {
     Up,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FunctionName {
     TaskRecovery,
     RequestScaler,
     AlarmNotifier,
     Backup,
+    DailyDigest,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +123,9 @@ fn main() -> ExitCode {
                 verbose,
             } => invoke::run(function, &event, dry_run, now.as_deref(), verbose).await,
             Command::SimulateScaler(args) => simulate::run(&args),
+            Command::Digest(args) => digest::run(&args).await,
+            Command::Fuzz(args) => fuzz::run(&args).await,
+            Command::Gallery(args) => gallery::run(&args),
         }
     })
 }

@@ -130,6 +130,7 @@ pub enum FailureKind {
 /// Service error codes that mean "slow down" or "try again": retrying helps.
 const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
+    "Throttled",
     "ThrottlingException",
     "ThrottledException",
     "RequestThrottled",
@@ -309,6 +310,8 @@ mod tests {
         let cases: &[(FailureKind, Option<&str>, Option<u16>, bool)] = &[
             (Service, Some("ThrottlingException"), Some(400), true),
             (Service, Some("Throttling"), Some(400), true),
+            // SNS's own name for it
+            (Service, Some("Throttled"), Some(400), true),
             (Service, Some("ServerException"), Some(500), true),
             (Service, Some("SomethingNew"), Some(503), true),
             (Service, Some("TooManyRequestsException"), Some(429), true),

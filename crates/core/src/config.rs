@@ -143,8 +143,11 @@ impl<'a> Vars<'a> {
         if !value.is_empty() && !is_arn_of(&value, service) {
             self.problem(
                 name,
+                // the value is not repeated: a secret pasted into the wrong variable must not
+                // reach the logs through this message
                 format!(
-                    "must be an ARN of service {service} (arn:aws:{service}:...), got {value:?}"
+                    "must be an ARN of service {service} (arn:aws:{service}:...), got a value of {} characters that is not one",
+                    value.chars().count()
                 ),
             );
         }

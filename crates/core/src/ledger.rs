@@ -153,9 +153,11 @@ impl Ledger {
                 .item("at", n(now))
                 .item("lease_until", n(now + lease))
                 .item("expires_at", n(now + keep.max(lease)))
+                // the same owner may take back a key it holds (Lambda's retry of an invocation
+                // keeps its request id), never one that is done
                 .condition_expression(
                     "attribute_not_exists(pk) OR expires_at < :now \
-                     OR (#state = :held AND lease_until < :now) OR #owner = :owner",
+                     OR (#state = :held AND (lease_until < :now OR #owner = :owner))",
                 )
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_names("#owner", "owner")

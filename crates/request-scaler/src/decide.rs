@@ -1,110 +1,120 @@
-//! The scaling rule. Pure: the same observation and policy always give the same decision, so the
-//! handler, the simulator and the benchmarks all run exactly this code.
+// pure: the scaling rule, observation and policy in, decision out (no I/O, no clock, no async)
+//! The scaling rule. The handler, the simulator and the benchmarks all run exactly this code.
 //!
-//! - Need for a minute = `ceil(requests / target)`, clamped to `[min, max]`.
-//! - **Scale out at once** to what the newest minutes need (complete minutes, and the minutes
-//!   that may still be incomplete, which are trusted only when they are high).
-//! - **Scale in** only when every minute of the stabilization window is low, and only down to
-//!   what the busiest minute of that window needs; never during a deployment.
-//! - The result is a desired count to *set* (never an increment), so two evaluations of the same
-//!   data agree and a repeated run changes nothing.
+//! - **Parked**: desiredCount 0 is somebody's deliberate choice (no image yet, or parked by a
+//!   person); the service is left alone whatever the traffic, until someone sets a count ≥ 1.
+//! - **Need** of a minute: `ceil(requests / TARGET_REQUESTS_PER_TASK)`, and with the CPU signal
+//!   `ceil(CPU demand / TARGET_CPU_PERCENT)` where demand = average CPU × the tasks that reported
+//!   it (a saturated minute hides its demand: it needs at least twice its tasks). The larger
+//!   wins; clamped to `[MIN_TASKS, MAX_TASKS]`.
+//! - **Scale out at once** to the need of the *forecast*: the newest minute (or a higher partial
+//!   one), a steady rise projected to when a new task serves ([`forecast::trend`]), and the
+//!   previous days' pattern ([`forecast::daily`]) — whichever needs most.
+//! - **Scale in carefully**: only when every minute of the wait needed less, down to what its
+//!   busiest minute needs; the wait is the stabilization window, at least
+//!   [`ONE_TASK_STEP_MINUTES`] for a single-task step, and longer while the load flaps; never
+//!   during a deployment; not while traffic has just stopped (it often comes back).
+//! - The result is a desired count to *set*, never an increment.
 
 use serde::Serialize;
 
-/// The knobs, from config (`TARGET_REQUESTS_PER_TASK`, `MIN_TASKS`, `MAX_TASKS`,
-/// `SCALE_IN_STABILIZATION_MINUTES`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Policy {
-    /// Requests per minute one task is meant to serve.
-    pub target_per_task: u32,
-    pub min_tasks: u32,
-    pub max_tasks: u32,
-    /// Minutes the load must stay low before scaling in.
-    pub stabilization_minutes: u32,
+use crate::forecast::{self, Daily, DayWindow, Trend};
+pub use crate::policy::{
+    CPU_SATURATED_PERCENT, FLAP_DEPTH_TASKS, FLAP_LOOKBACK_MINUTES, FLAP_MAX_WAIT_MINUTES,
+    HISTORY_MINUTES, ONE_TASK_STEP_MINUTES, Policy, TRAFFIC_STOP_HOLD_MINUTES,
+};
+pub use crate::verdict::{Basis, Hold, Signal, Verdict};
+
+/// The service's average CPU in one minute, and how many tasks reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuSample {
+    /// `AWS/ECS CPUUtilization`, Average over the minute (percent of one task's CPU).
+    pub percent: f64,
+    /// Tasks serving in that minute.
+    pub tasks: u32,
 }
 
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            target_per_task: 100,
-            min_tasks: 1,
-            max_tasks: 10,
-            stabilization_minutes: 5,
-        }
+impl CpuSample {
+    /// Demand in percent of one task (250 = two and a half tasks busy); a lower bound when
+    /// saturated.
+    pub fn demand(&self) -> f64 {
+        self.percent.clamp(0.0, 100.0) * f64::from(self.tasks)
+    }
+
+    pub fn saturated(&self) -> bool {
+        self.percent >= CPU_SATURATED_PERCENT
     }
 }
 
-impl Policy {
-    /// Tasks needed for `requests` in one minute, before clamping.
-    pub fn raw_need(&self, requests: u64) -> u64 {
-        requests.div_ceil(u64::from(self.target_per_task.max(1)))
-    }
-
-    /// Tasks needed for `requests` in one minute, clamped to `[min, max]`.
-    pub fn need(&self, requests: u64) -> u32 {
-        let raw = self.raw_need(requests);
-        let clamped = raw.clamp(u64::from(self.min_tasks), u64::from(self.max_tasks));
-        u32::try_from(clamped).unwrap_or(self.max_tasks)
-    }
-
-    /// Minutes of complete data the rule looks at.
-    pub fn window_minutes(&self) -> usize {
-        self.stabilization_minutes.max(1) as usize
-    }
+/// One complete minute.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Minute {
+    /// ALB requests; a minute with no datapoint is 0 (the ALB publishes nothing without traffic).
+    pub requests: u64,
+    /// `None`: no CPU datapoint (or the CPU signal is off).
+    pub cpu: Option<CpuSample>,
 }
 
 /// What the rule sees.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Observation {
-    /// Requests of each complete minute, oldest first, newest last; a minute with no datapoint is
-    /// 0 (the ALB publishes nothing when there is no traffic).
-    pub complete: Vec<u64>,
-    /// Requests counted so far in minutes that may still be incomplete (the current minute, a
-    /// minute CloudWatch has not finished publishing). Trusted only as a lower bound.
+    /// Complete minutes, oldest first, newest last (at most [`HISTORY_MINUTES`] are read).
+    pub minutes: Vec<Minute>,
+    /// Requests counted so far in minutes that may still be incomplete: trusted only as a lower
+    /// bound (a high one scales out early; a low one never pulls a scale-in forward).
     pub partial: Vec<u64>,
-    /// The service's desiredCount now.
+    /// The same time of day on previous days (yesterday first), for the daily pattern.
+    pub previous_days: Vec<DayWindow>,
+    /// The service's desiredCount now (0 = parked).
     pub desired: u32,
     pub running: u32,
     pub pending: u32,
-    /// A deployment is rolling out (more than one deployment, or the primary still in progress).
+    /// A deployment is rolling out (`phoenix_core::ecs::deployment_in_progress`).
     pub deployment_in_progress: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    ScaleOut,
-    ScaleIn,
-    Hold,
+/// The request signal's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestView {
+    /// Requests of the newest complete minute, or of a higher partial one.
+    pub newest: u64,
+    pub trend: Option<Trend>,
+    pub daily: Daily,
+    /// The requests capacity is set for (the largest of newest, trend and daily).
+    pub forecast: f64,
+    pub basis: Basis,
+    /// Tasks the forecast needs, before clamping.
+    pub raw_need: u64,
 }
 
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::ScaleOut => "scale-out",
-            Verdict::ScaleIn => "scale-in",
-            Verdict::Hold => "hold",
-        }
-    }
+/// The CPU signal's numbers (when on and reported).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CpuView {
+    /// The newest minute with a CPU datapoint.
+    pub newest: CpuSample,
+    pub trend: Option<Trend>,
+    /// Demand capacity is set for (percent of one task).
+    pub forecast: f64,
+    pub basis: Basis,
+    pub raw_need: u64,
 }
 
 /// The decision, with its numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub verdict: Verdict,
-    /// The desiredCount to set (equal to the current one for `Hold`).
+    /// The desiredCount to set (equal to the current one unless scaling).
     pub desired: u32,
     pub previous: u32,
-    /// Requests of the newest minute the rule trusts for scaling out.
-    pub newest_requests: u64,
-    /// Busiest minute of the stabilization window (partial minutes included).
-    pub window_peak: u64,
-    /// Tasks the newest minute needs, before clamping to max.
+    pub requests: RequestView,
+    pub cpu: Option<CpuView>,
+    /// Tasks demand needs (the larger signal), before clamping.
     pub raw_need: u64,
-    /// Demand exceeds what `max_tasks` can serve.
+    /// Demand exceeds what `MAX_TASKS` can serve.
     pub demand_exceeds_max: bool,
-    /// Demand has just gone beyond max (the previous minute fitted): worth a warning, once.
+    /// …and the minute before fitted: worth a warning, once.
     pub newly_exceeds_max: bool,
+    /// The verdict in words, then its numbers.
     pub reason: String,
 }
 
@@ -112,360 +122,358 @@ impl Decision {
     pub fn changes(&self) -> bool {
         self.desired != self.previous
     }
+
+    /// The signal that set the count, for a scale-out Notice.
+    pub fn driven_by(&self) -> Option<String> {
+        match &self.verdict {
+            Verdict::ScaleOut { signal, basis } => {
+                let signal = match signal {
+                    Signal::Requests => "requests",
+                    Signal::Cpu => "CPU",
+                };
+                let basis = match basis {
+                    Basis::Newest => "newest minute",
+                    Basis::Trend => "steady rise",
+                    Basis::DailyPattern => "daily pattern",
+                };
+                Some(format!("{signal} ({basis})"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Per-minute need of one complete minute (both signals), clamped.
+fn minute_need(minute: &Minute, policy: &Policy) -> u32 {
+    let requests = policy.raw_need(minute.requests as f64);
+    let cpu = match minute.cpu {
+        Some(sample) if policy.cpu_on() => cpu_raw_need(&sample, policy),
+        _ => 0,
+    };
+    policy.clamp(requests.max(cpu))
+}
+
+/// A CPU minute's need: its demand at the target; a saturated minute at least doubles its tasks.
+fn cpu_raw_need(sample: &CpuSample, policy: &Policy) -> u64 {
+    let need = policy.raw_cpu_need(sample.demand());
+    if sample.saturated() {
+        need.max(2 * u64::from(sample.tasks.max(1)))
+    } else {
+        need
+    }
+}
+
+/// Which forecasts the rule may use (all of them in production; the simulator switches them off
+/// to show what they are worth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Anticipation {
+    pub trend: bool,
+    pub daily: bool,
+}
+
+impl Anticipation {
+    pub const ALL: Anticipation = Anticipation {
+        trend: true,
+        daily: true,
+    };
+    pub const NONE: Anticipation = Anticipation {
+        trend: false,
+        daily: false,
+    };
+}
+
+/// The request forecast: the largest of newest, trend and daily.
+fn request_view(
+    observation: &Observation,
+    recent: &[Minute],
+    policy: &Policy,
+    anticipation: Anticipation,
+) -> RequestView {
+    let newest_complete = recent.last().map(|m| m.requests).unwrap_or(0);
+    let newest_partial = observation.partial.iter().copied().max().unwrap_or(0);
+    let newest = newest_complete.max(newest_partial);
+    let series: Vec<f64> = recent.iter().map(|m| m.requests as f64).collect();
+    let counts: Vec<u64> = recent.iter().map(|m| m.requests).collect();
+    let trend = forecast::trend(&series).filter(|_| anticipation.trend);
+    let daily = if anticipation.daily {
+        forecast::daily(&counts, &observation.previous_days, policy.target_per_task)
+    } else {
+        Daily::NoHistory
+    };
+    let mut forecast = newest as f64;
+    let mut basis = Basis::Newest;
+    for (value, from) in [
+        (trend.map(|t| t.projected), Basis::Trend),
+        (daily.forecast(), Basis::DailyPattern),
+    ] {
+        if let Some(v) = value
+            && policy.raw_need(v) > policy.raw_need(forecast)
+        {
+            forecast = v;
+            basis = from;
+        }
+    }
+    RequestView {
+        newest,
+        trend,
+        daily,
+        forecast,
+        basis,
+        raw_need: policy.raw_need(forecast),
+    }
+}
+
+/// The CPU forecast: newest reported minute, and a steady rise of demand when no minute of the
+/// trend window is saturated.
+fn cpu_view(recent: &[Minute], policy: &Policy, anticipation: Anticipation) -> Option<CpuView> {
+    if !policy.cpu_on() {
+        return None;
+    }
+    let newest = recent.iter().rev().find_map(|m| m.cpu)?;
+    let window = &recent[recent.len().saturating_sub(forecast::TREND_MINUTES)..];
+    let demands: Option<Vec<f64>> = window
+        .iter()
+        .map(|m| m.cpu.filter(|c| !c.saturated()).map(|c| c.demand()))
+        .collect();
+    let trend = demands
+        .as_deref()
+        .and_then(forecast::trend)
+        .filter(|_| anticipation.trend);
+    let newest_need = cpu_raw_need(&newest, policy);
+    let (forecast, basis, raw_need) = match trend {
+        Some(t) if policy.raw_cpu_need(t.projected) > newest_need => {
+            (t.projected, Basis::Trend, policy.raw_cpu_need(t.projected))
+        }
+        _ => (newest.demand(), Basis::Newest, newest_need),
+    };
+    Some(CpuView {
+        newest,
+        trend,
+        forecast,
+        basis,
+        raw_need,
+    })
+}
+
+/// Length of the longest dip of at least [`FLAP_DEPTH_TASKS`] that came back, in `needs`.
+fn longest_returned_dip(needs: &[u32]) -> usize {
+    let mut longest = 0;
+    let mut i = 1;
+    while i < needs.len() {
+        if needs[i] < needs[i - 1] {
+            let before = needs[i - 1];
+            let mut low = needs[i];
+            let mut j = i;
+            while j < needs.len() && needs[j] < before {
+                low = low.min(needs[j]);
+                j += 1;
+            }
+            if j < needs.len() && before - low >= FLAP_DEPTH_TASKS {
+                longest = longest.max(j - i);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    longest
+}
+
+/// Minutes with no requests at the end of `recent`, when traffic flowed before them.
+fn quiet_minutes(recent: &[Minute]) -> Option<usize> {
+    let quiet = recent.iter().rev().take_while(|m| m.requests == 0).count();
+    (quiet > 0 && quiet < recent.len()).then_some(quiet)
 }
 
 /// The one scaling rule.
 pub fn decide(observation: &Observation, policy: &Policy) -> Decision {
-    let target = policy.target_per_task.max(1);
-    let newest_complete = observation.complete.last().copied().unwrap_or(0);
-    let newest_partial = observation.partial.iter().copied().max().unwrap_or(0);
-    let newest = newest_complete.max(newest_partial);
-    let window = policy.window_minutes();
-    let complete_window = &observation.complete
-        [observation.complete.len().saturating_sub(window)..observation.complete.len()];
-    let window_peak = complete_window
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(newest_partial);
-    let window_is_full = complete_window.len() >= window;
+    decide_with(observation, policy, Anticipation::ALL)
+}
 
-    let previous = observation.desired;
-    let out_need = policy.need(newest);
-    let in_need = policy.need(window_peak);
-    let raw_need = policy.raw_need(newest);
-    let demand_exceeds_max = raw_need > u64::from(policy.max_tasks);
-    let before_newest = observation
-        .complete
-        .len()
-        .checked_sub(2)
-        .and_then(|i| observation.complete.get(i))
-        .copied()
-        .unwrap_or(0);
-    let newly_exceeds_max =
-        demand_exceeds_max && policy.raw_need(before_newest) <= u64::from(policy.max_tasks);
-    let numbers = format!(
-        "newest minute {newest} req → {raw_need} task(s) at {target}/task; \
-         peak of the last {window} min {window_peak} req → {in_need} task(s); \
-         desired {previous}, running {}, pending {}",
-        observation.running, observation.pending
-    );
-
-    let (verdict, desired, why) = if out_need > previous {
-        let why = if previous < policy.min_tasks {
-            format!("below the minimum of {}", policy.min_tasks)
-        } else if demand_exceeds_max {
-            format!("demand exceeds the maximum of {} task(s)", policy.max_tasks)
-        } else {
-            "demand above capacity".to_owned()
-        };
-        (Verdict::ScaleOut, out_need, why)
-    } else if previous > policy.max_tasks {
-        (
-            Verdict::ScaleIn,
-            policy.max_tasks,
-            format!("above the maximum of {}", policy.max_tasks),
-        )
-    } else if in_need < previous {
-        if observation.deployment_in_progress {
-            (
-                Verdict::Hold,
-                previous,
-                "load is low but a deployment is in progress: no scale-in".to_owned(),
-            )
-        } else if !window_is_full {
-            (
-                Verdict::Hold,
-                previous,
-                format!(
-                    "load is low but only {} of {window} minutes are known",
-                    complete_window.len()
-                ),
-            )
-        } else {
-            (
-                Verdict::ScaleIn,
-                in_need,
-                format!("load stayed low for {window} min"),
-            )
-        }
-    } else if demand_exceeds_max {
-        (
-            Verdict::Hold,
-            previous,
-            format!(
-                "at the maximum of {} task(s) while demand needs {raw_need}",
-                policy.max_tasks
-            ),
-        )
-    } else if out_need < previous {
-        (
-            Verdict::Hold,
-            previous,
-            format!(
-                "demand fell, but the busiest minute of the last {window} min still needs {in_need} task(s)"
-            ),
-        )
-    } else {
-        (
-            Verdict::Hold,
-            previous,
-            "capacity matches demand".to_owned(),
-        )
+/// The rule with only some forecasts (to measure what they are worth).
+pub fn decide_with(
+    observation: &Observation,
+    policy: &Policy,
+    anticipation: Anticipation,
+) -> Decision {
+    let recent = &observation.minutes[observation.minutes.len().saturating_sub(HISTORY_MINUTES)..];
+    let requests = request_view(observation, recent, policy, anticipation);
+    let cpu = cpu_view(recent, policy, anticipation);
+    let (out_signal, out_basis, raw_need) = match &cpu {
+        Some(c) if c.raw_need > requests.raw_need => (Signal::Cpu, c.basis, c.raw_need),
+        _ => (Signal::Requests, requests.basis, requests.raw_need),
     };
-    Decision {
+    let out_need = policy.clamp(raw_need);
+    let max = u64::from(policy.ceiling());
+    let demand_exceeds_max = raw_need > max;
+    let newly_exceeds_max = demand_exceeds_max
+        && recent
+            .len()
+            .checked_sub(2)
+            .and_then(|i| recent.get(i))
+            .is_none_or(|m| {
+                let cpu = m.cpu.map(|c| cpu_raw_need(&c, policy)).unwrap_or(0);
+                policy.raw_need(m.requests as f64).max(cpu) <= max
+            });
+    let previous = observation.desired;
+
+    let (verdict, desired) = if previous == 0 {
+        (Verdict::Parked, 0)
+    } else if previous < policy.floor() {
+        (Verdict::BelowMinimum, out_need.max(policy.floor()))
+    } else if out_need > previous {
+        (
+            Verdict::ScaleOut {
+                signal: out_signal,
+                basis: out_basis,
+            },
+            out_need,
+        )
+    } else if previous > policy.ceiling() {
+        (Verdict::AboveMaximum, policy.ceiling())
+    } else if out_need == previous {
+        let hold = if demand_exceeds_max {
+            Hold::AtMaximum
+        } else {
+            Hold::Steady
+        };
+        (Verdict::Hold(hold), previous)
+    } else {
+        scale_in(observation, recent, policy, out_need)
+    };
+    let mut decision = Decision {
         verdict,
         desired,
         previous,
-        newest_requests: newest,
-        window_peak,
+        requests,
+        cpu,
         raw_need,
         demand_exceeds_max,
         newly_exceeds_max,
-        reason: format!("{why}: {numbers}"),
+        reason: String::new(),
+    };
+    decision.reason = format!(
+        "{}: {}",
+        decision.verdict.describe(policy),
+        numbers(&decision, observation, policy)
+    );
+    decision
+}
+
+/// Demand needs fewer tasks than now: scale in if the load stayed low for the whole wait.
+fn scale_in(
+    observation: &Observation,
+    recent: &[Minute],
+    policy: &Policy,
+    out_need: u32,
+) -> (Verdict, u32) {
+    let previous = observation.desired;
+    if observation.deployment_in_progress {
+        return (Verdict::Hold(Hold::DeploymentInProgress), previous);
+    }
+    if let Some(quiet) = quiet_minutes(recent)
+        && quiet < TRAFFIC_STOP_HOLD_MINUTES
+    {
+        return (
+            Verdict::Hold(Hold::TrafficStopped {
+                quiet_minutes: quiet,
+            }),
+            previous,
+        );
+    }
+    let needs: Vec<u32> = recent.iter().map(|m| minute_need(m, policy)).collect();
+    let flapping = &needs[needs.len().saturating_sub(FLAP_LOOKBACK_MINUTES)..];
+    let flap_wait = match longest_returned_dip(flapping) {
+        0 => 0,
+        dip => (dip + 2).min(FLAP_MAX_WAIT_MINUTES),
+    };
+    let window = (policy.stabilization_minutes.max(1) as usize).min(HISTORY_MINUTES);
+    let wait_for = |step: u32| -> usize {
+        let graded = ONE_TASK_STEP_MINUTES.div_ceil(step.max(1) as usize);
+        window.max(graded).max(flap_wait).min(HISTORY_MINUTES)
+    };
+    // the lowest count every minute of its wait fitted (a deeper step waits less)
+    let mut best: Option<(u32, usize)> = None;
+    let mut first_blocked: Option<(usize, u32)> = None;
+    let mut short_of_data: Option<usize> = None;
+    for count in (policy.floor().max(out_need)..previous).rev() {
+        let wait = wait_for(previous - count);
+        if needs.len() < wait {
+            short_of_data = Some(short_of_data.map_or(wait, |w: usize| w.min(wait)));
+            continue;
+        }
+        let busiest = needs[needs.len() - wait..]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0);
+        if busiest <= count {
+            best = Some((count, wait));
+        } else {
+            first_blocked.get_or_insert((wait, busiest));
+        }
+    }
+    match (best, first_blocked, short_of_data) {
+        (Some((count, wait)), _, _) => (
+            Verdict::ScaleIn {
+                waited_minutes: wait,
+            },
+            count,
+        ),
+        (None, Some((wait, busiest)), _) => (
+            Verdict::Hold(Hold::Stabilizing {
+                wait_minutes: wait,
+                busiest_need: busiest,
+            }),
+            previous,
+        ),
+        (None, None, needed) => (
+            Verdict::Hold(Hold::NotEnoughData {
+                known: needs.len(),
+                needed: needed.unwrap_or(window),
+            }),
+            previous,
+        ),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn obs(complete: &[u64], desired: u32) -> Observation {
-        Observation {
-            complete: complete.to_vec(),
-            partial: Vec::new(),
-            desired,
-            running: desired,
-            pending: 0,
-            deployment_in_progress: false,
+/// The numbers behind a decision, for people.
+fn numbers(decision: &Decision, observation: &Observation, policy: &Policy) -> String {
+    let r = &decision.requests;
+    let mut out = format!(
+        "newest minute {} req → {} task(s) at {}/task",
+        r.newest,
+        policy.raw_need(r.newest as f64),
+        policy.target_per_task.max(1)
+    );
+    if let Some(t) = &r.trend {
+        out.push_str(&format!(
+            "; rising {:+.0} req/min over {} min → {:.0} req in {} min",
+            t.slope_per_minute,
+            forecast::TREND_MINUTES,
+            t.projected,
+            forecast::LEAD_MINUTES
+        ));
+    }
+    out.push_str(&format!("; {}", r.daily.describe()));
+    if r.basis != Basis::Newest {
+        out.push_str(&format!(
+            "; forecast {:.0} req → {} task(s)",
+            r.forecast, r.raw_need
+        ));
+    }
+    if let Some(c) = &decision.cpu {
+        out.push_str(&format!(
+            "; CPU {:.0} % of {} task(s) → {} task(s) at {} %",
+            c.newest.percent, c.newest.tasks, c.raw_need, policy.target_cpu_percent
+        ));
+        if c.newest.saturated() {
+            out.push_str(" (saturated: at least twice the tasks)");
         }
     }
-
-    struct Case {
-        name: &'static str,
-        observation: Observation,
-        policy: Policy,
-        verdict: Verdict,
-        desired: u32,
-    }
-
-    fn case(name: &'static str, observation: Observation, verdict: Verdict, desired: u32) -> Case {
-        Case {
-            name,
-            observation,
-            policy: Policy::default(),
-            verdict,
-            desired,
-        }
-    }
-
-    #[test]
-    fn decision_table() {
-        use Verdict::*;
-        let cases = vec![
-            case(
-                "steady at target",
-                obs(&[200, 200, 200, 200, 200], 2),
-                Hold,
-                2,
-            ),
-            case(
-                "spike scales out at once",
-                obs(&[50, 50, 50, 50, 1200], 1),
-                ScaleOut,
-                10,
-            ),
-            case(
-                "spike to 750 needs 8",
-                obs(&[50, 50, 50, 50, 750], 1),
-                ScaleOut,
-                8,
-            ),
-            case(
-                "one over the line needs one more",
-                obs(&[100, 100, 100, 100, 101], 1),
-                ScaleOut,
-                2,
-            ),
-            case(
-                "exactly on the line holds",
-                obs(&[100, 100, 100, 100, 100], 1),
-                Hold,
-                1,
-            ),
-            case(
-                "ramp step by step",
-                obs(&[100, 150, 200, 250, 310], 3),
-                ScaleOut,
-                4,
-            ),
-            case(
-                "flapping around the threshold never scales in",
-                obs(&[99, 101, 99, 101, 99], 2),
-                Hold,
-                2,
-            ),
-            case(
-                "low for the whole window scales in",
-                obs(&[90, 80, 70, 60, 50], 4),
-                ScaleIn,
-                1,
-            ),
-            case(
-                "scale in only to the window's peak",
-                obs(&[300, 120, 80, 60, 50], 5),
-                ScaleIn,
-                3,
-            ),
-            case(
-                "a busy minute still in the window holds",
-                obs(&[1200, 0, 0, 0, 0], 10),
-                Hold,
-                10,
-            ),
-            case(
-                "one busy minute in the window blocks a deeper scale-in",
-                obs(&[10, 10, 450, 10, 10], 5),
-                Hold,
-                5,
-            ),
-            case(
-                "zero traffic scales in to min",
-                obs(&[0, 0, 0, 0, 0], 6),
-                ScaleIn,
-                1,
-            ),
-            case(
-                "at max while demand exceeds it holds",
-                obs(&[1500, 1500, 1500, 1500, 1500], 10),
-                Hold,
-                10,
-            ),
-            case(
-                "min above current scales out",
-                obs(&[0, 0, 0, 0, 0], 0),
-                ScaleOut,
-                1,
-            ),
-            case("short history: no scale-in yet", obs(&[0, 0], 3), Hold, 3),
-            case(
-                "short history: scale-out still works",
-                obs(&[500], 1),
-                ScaleOut,
-                5,
-            ),
-            case(
-                "above max comes back to max",
-                obs(&[2000, 2000, 2000, 2000, 2000], 14),
-                ScaleIn,
-                10,
-            ),
-        ];
-        let mut failures = Vec::new();
-        for c in &cases {
-            let d = decide(&c.observation, &c.policy);
-            if d.verdict != c.verdict || d.desired != c.desired {
-                failures.push(format!(
-                    "{}: got {:?} {} want {:?} {} ({})",
-                    c.name, d.verdict, d.desired, c.verdict, c.desired, d.reason
-                ));
-            }
-        }
-        assert!(failures.is_empty(), "{}", failures.join("\n"));
-    }
-
-    #[test]
-    fn a_higher_min_is_respected_at_zero_traffic() {
-        let policy = Policy {
-            min_tasks: 2,
-            ..Policy::default()
-        };
-        let d = decide(&obs(&[0, 0, 0, 0, 0], 6), &policy);
-        assert_eq!((d.verdict, d.desired), (Verdict::ScaleIn, 2));
-        let d = decide(&obs(&[0, 0, 0, 0, 0], 1), &policy);
-        assert_eq!(
-            (d.verdict, d.desired),
-            (Verdict::ScaleOut, 2),
-            "{}",
-            d.reason
-        );
-        assert!(d.reason.contains("below the minimum of 2"), "{}", d.reason);
-    }
-
-    #[test]
-    fn an_incomplete_newest_minute_is_trusted_only_when_high() {
-        // A low partial minute does not pull a scale-in forward …
-        let mut o = obs(&[400, 400, 400, 400, 400], 4);
-        o.partial = vec![3];
-        let d = decide(&o, &Policy::default());
-        assert_eq!((d.verdict, d.desired), (Verdict::Hold, 4), "{}", d.reason);
-        // … and it keeps a low window from scaling in when it is already busy …
-        let mut o = obs(&[10, 10, 10, 10, 10], 4);
-        o.partial = vec![350];
-        let d = decide(&o, &Policy::default());
-        assert_eq!((d.verdict, d.desired), (Verdict::Hold, 4), "{}", d.reason);
-        // … and a high one scales out before the minute is over.
-        let mut o = obs(&[100, 100, 100, 100, 100], 1);
-        o.partial = vec![20, 640];
-        let d = decide(&o, &Policy::default());
-        assert_eq!(
-            (d.verdict, d.desired),
-            (Verdict::ScaleOut, 7),
-            "{}",
-            d.reason
-        );
-    }
-
-    #[test]
-    fn no_scale_in_during_a_deployment_but_scale_out_still_happens() {
-        let mut o = obs(&[0, 0, 0, 0, 0], 4);
-        o.deployment_in_progress = true;
-        let d = decide(&o, &Policy::default());
-        assert_eq!((d.verdict, d.desired), (Verdict::Hold, 4));
-        assert!(d.reason.contains("deployment"), "{}", d.reason);
-        let mut o = obs(&[0, 0, 0, 0, 900], 4);
-        o.deployment_in_progress = true;
-        let d = decide(&o, &Policy::default());
-        assert_eq!((d.verdict, d.desired), (Verdict::ScaleOut, 9));
-    }
-
-    #[test]
-    fn exceeding_max_is_flagged_once_when_it_begins() {
-        let d = decide(&obs(&[50, 50, 50, 50, 1200], 1), &Policy::default());
-        assert!(d.demand_exceeds_max && d.newly_exceeds_max);
-        assert_eq!(d.raw_need, 12);
-        let d = decide(&obs(&[50, 50, 50, 1200, 1300], 10), &Policy::default());
-        assert!(d.demand_exceeds_max && !d.newly_exceeds_max);
-        assert_eq!(d.verdict, Verdict::Hold);
-    }
-
-    #[test]
-    fn every_decision_gives_its_numbers() {
-        let d = decide(&obs(&[50, 50, 50, 50, 1200], 1), &Policy::default());
-        assert!(d.reason.contains("1200 req"), "{}", d.reason);
-        assert!(d.reason.contains("12 task(s) at 100/task"), "{}", d.reason);
-        assert!(d.reason.contains("desired 1"), "{}", d.reason);
-    }
-
-    #[test]
-    fn the_same_data_gives_the_same_answer_and_a_second_run_holds() {
-        let o = obs(&[50, 50, 50, 50, 700], 1);
-        let first = decide(&o, &Policy::default());
-        assert_eq!(first, decide(&o, &Policy::default()));
-        let after = Observation {
-            desired: first.desired,
-            ..o
-        };
-        assert_eq!(decide(&after, &Policy::default()).verdict, Verdict::Hold);
-    }
-
-    #[test]
-    fn a_target_of_zero_is_treated_as_one() {
-        let policy = Policy {
-            target_per_task: 0,
-            ..Policy::default()
-        };
-        assert_eq!(policy.raw_need(5), 5);
-    }
+    out.push_str(&format!(
+        "; desired {}, running {}, pending {}",
+        observation.desired, observation.running, observation.pending
+    ));
+    out
 }

@@ -1,41 +1,42 @@
-//! request-scaler: keeps the Phoenix service at `ceil(requests per minute / target per task)`
-//! tasks, from the ALB's RequestCount, every minute (and at once when the request alarm fires).
+//! request-scaler: keeps the Phoenix service at the tasks its demand needs — ALB requests per
+//! minute and the service's CPU — provisioned for where the load will be when a new task serves
+//! (trend, daily pattern), every minute (and at once when the request alarm fires).
 //!
-//! `event` ([`event::parse`]) → `observe` ([`observe`]) → `decide` ([`decide::decide`], pure) →
-//! act (UpdateService desiredCount, only when it changes) → report (a Notice per scale action, a
-//! warning when demand goes beyond the maximum). [`simulate`] replays traffic traces through the
-//! same rule and through a model of AWS target tracking.
+//! `event` ([`event::parse`], pure) → `observe` ([`observe`]: one GetMetricData call,
+//! DescribeServices) → `decide` ([`decide::decide`], pure, with [`forecast`] and the container's
+//! [`history`]) → `act` ([`act`]: UpdateService, only when the count changes) → `report`
+//! ([`report`]: Outcome, Notice). [`simulate`] replays traces through the same rule and through
+//! a model of AWS target tracking.
 
+pub mod act;
+pub mod config;
 pub mod decide;
 pub mod event;
+pub mod forecast;
+pub mod history;
 pub mod observe;
+pub mod policy;
+pub mod report;
 pub mod simulate;
+#[cfg(test)]
+mod tests;
+pub mod verdict;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use phoenix_core::SdkConfig;
-use phoenix_core::metrics::Metric;
+use phoenix_core::aws::FailureKind;
 use phoenix_core::{
-    Action, ActionStatus, Function, Invocation, Notice, NoticePublisher, Outcome, RetryableError,
-    Severity, Vars, console,
+    Action, ActionStatus, AwsFailure, Function, Invocation, NoticePublisher, Outcome,
+    RetryableError, Vars,
 };
-use serde_json::json;
 
-use crate::decide::{Decision, Observation, Policy, Verdict, decide};
+pub use crate::config::Config;
+use crate::decide::decide;
 use crate::event::Trigger;
-use crate::observe::RequestMetric;
-
-/// Settings, read once at start-up.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub cluster: String,
-    pub service: String,
-    pub metric: RequestMetric,
-    pub alerts_topic_arn: String,
-    pub policy: Policy,
-    pub dry_run: bool,
-}
+use crate::history::{Memory, Recent, newest_complete};
 
 /// The AWS clients this function uses.
 #[derive(Debug, Clone)]
@@ -55,133 +56,93 @@ impl Clients {
     }
 }
 
+/// Trigger ids remembered (two hours of one-minute schedules and alarms).
+const SEEN: usize = 128;
+/// The same failure is reported to people at most once in this many minutes per container.
+const FAILURE_NOTICE_EVERY_MINUTES: i64 = 60;
+
 pub struct RequestScaler {
     pub config: Config,
     pub clients: Clients,
-    /// Trigger ids evaluated by this container: a repeated delivery is ignored.
+    /// Trigger ids evaluated to the end by this container: a repeated delivery is ignored.
     seen: Mutex<VecDeque<String>>,
+    /// Previous days and tasks per minute, kept between evaluations.
+    memory: Mutex<Memory>,
+    /// The last failure reported to people (call and code), and when.
+    last_failure_notice: Mutex<Option<(String, DateTime<Utc>)>>,
 }
 
 impl RequestScaler {
-    /// Trigger ids remembered (an hour of one-minute schedules and alarms).
-    const SEEN: usize = 128;
-
     pub fn new(config: Config, clients: Clients) -> Self {
         Self {
             config,
             clients,
             seen: Mutex::new(VecDeque::new()),
+            memory: Mutex::new(Memory::default()),
+            last_failure_notice: Mutex::new(None),
         }
     }
 
-    /// True when this container already evaluated the trigger to the end.
-    fn already_evaluated(&self, event_id: &str) -> bool {
+    fn already_evaluated(&self, id: Option<&str>) -> bool {
+        let Some(id) = id else { return false };
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.iter().any(|id| id == event_id)
+        seen.iter().any(|s| s == id)
     }
 
-    /// Remembers a trigger evaluated to the end (a failed one is left for Lambda's retry).
-    fn record(&self, event_id: &str) {
+    /// Remembers a trigger evaluated to the end (a failed one is left for Lambda's retry; one
+    /// without an id is never remembered).
+    fn record(&self, id: Option<&str>) {
+        let Some(id) = id else { return };
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= Self::SEEN {
+        if seen.len() >= SEEN {
             seen.pop_front();
         }
-        seen.push_back(event_id.to_owned());
+        seen.push_back(id.to_owned());
     }
 
-    /// Complete minutes fetched: the stabilization window plus one to tell when demand first
-    /// went beyond the maximum.
-    fn complete_minutes(&self) -> usize {
-        self.config.policy.window_minutes() + 1
+    /// True when `failure` was not reported in the last hour (and remembers it now).
+    fn failure_is_news(&self, failure: &AwsFailure, now: DateTime<Utc>) -> bool {
+        let key = format!("{}:{}", failure.call, failure.code.as_deref().unwrap_or(""));
+        let mut last = self
+            .last_failure_notice
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let news = last.as_ref().is_none_or(|(k, at)| {
+            *k != key
+                || now < *at
+                || now - *at >= chrono::Duration::minutes(FAILURE_NOTICE_EVERY_MINUTES)
+        });
+        if news {
+            *last = Some((key, now));
+        }
+        news
     }
 
-    /// The Notice for a decision: info per scale action, a warning when demand goes beyond the
-    /// maximum. Its event id names the service, the change and the minute evaluated, so the
-    /// notifier collapses the same news from two triggers of the same minute.
-    fn notice(
+    /// A call failed for good: no retry can help. The Outcome says so (a failed action), a
+    /// person is told (an error Notice, at most hourly), and Lambda gets a success.
+    async fn stopped(
         &self,
+        mut outcome: Outcome,
         trigger: &Trigger,
-        decision: &Decision,
-        minutes: &observe::Minutes,
-        invocation: &Invocation,
-    ) -> Option<Notice> {
-        let policy = &self.config.policy;
-        let service = &self.config.service;
-        let warn = decision.demand_exceeds_max
-            && (decision.verdict == Verdict::ScaleOut || decision.newly_exceeds_max);
-        let (severity, title) = match decision.verdict {
-            _ if warn => (
-                Severity::Warning,
-                format!(
-                    "{service} needs {} tasks but is capped at {}",
-                    decision.raw_need, policy.max_tasks
-                ),
-            ),
-            Verdict::ScaleOut => (
-                Severity::Info,
-                format!(
-                    "{service} scaled out {} → {} tasks",
-                    decision.previous, decision.desired
-                ),
-            ),
-            Verdict::ScaleIn => (
-                Severity::Info,
-                format!(
-                    "{service} scaled in {} → {} tasks",
-                    decision.previous, decision.desired
-                ),
-            ),
-            Verdict::Hold => return None,
-        };
-        let region = region_of(&self.config.alerts_topic_arn).unwrap_or(trigger.region());
-        Some(
-            Notice::new(
-                severity,
-                Self::NAME,
-                title,
-                decision.reason.clone(),
-                invocation.now,
-            )
-            .field(
-                "Requests/min (newest)",
-                decision.newest_requests.to_string(),
-            )
-            .field("Peak of window", decision.window_peak.to_string())
-            .field("Target per task", policy.target_per_task.to_string())
-            .field(
-                "Tasks",
-                format!("{} → {}", decision.previous, decision.desired),
-            )
-            .field(
-                "Limits",
-                format!("min {}, max {}", policy.min_tasks, policy.max_tasks),
-            )
-            .field("Trigger", trigger.describe())
-            .link(
-                "ECS service",
-                console::ecs_service(region, &self.config.cluster, service),
-            )
-            .event_id(Some(&format!(
-                "{service}:{}:{}->{}:{}",
-                if warn {
-                    "exceeds-max"
-                } else {
-                    decision.verdict.name()
-                },
-                decision.previous,
-                decision.desired,
-                minutes
-                    .newest_complete_at
-                    .map(|t| t.format("%Y-%m-%dT%H:%MZ").to_string())
-                    .unwrap_or_default()
-            ))),
-        )
+        failure: AwsFailure,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, RetryableError> {
+        if outcome.decision.is_none() {
+            outcome = outcome.decided(report::FAILED, report::failure_reason(&failure));
+        }
+        outcome.action(
+            Action::new(&failure.call, &failure.resource, ActionStatus::Failed)
+                .detail(failure.to_string()),
+        );
+        if self.failure_is_news(&failure, now) {
+            let notice = report::failure_notice(&self.config, &failure, now);
+            NoticePublisher::new(self.clients.sns.clone(), &self.config.alerts_topic_arn)
+                .deliver(notice, &mut outcome, self.config.dry_run, false)
+                .await?;
+        }
+        self.record(trigger.event_id());
+        Ok(outcome)
     }
-}
-
-/// The region of an ARN (`arn:aws:sns:REGION:…`).
-fn region_of(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
 impl Function for RequestScaler {
@@ -189,50 +150,7 @@ impl Function for RequestScaler {
     type Config = Config;
 
     fn read_config(vars: &mut Vars<'_>) -> Config {
-        let cluster = vars.required("CLUSTER_NAME");
-        let service = vars.required("SERVICE_NAME");
-        let load_balancer = vars.required("LOAD_BALANCER_DIMENSION");
-        let target_group = vars.required("TARGET_GROUP_DIMENSION");
-        let alerts_topic_arn = vars.required_arn("ALERTS_TOPIC_ARN", "sns");
-        let target_per_task = vars.number_in("TARGET_REQUESTS_PER_TASK", 100, 1, 1_000_000);
-        let min_tasks = vars.number_in("MIN_TASKS", 1, 0, 1_000);
-        let max_tasks = vars.number_in("MAX_TASKS", 10, 1, 1_000);
-        let stabilization_minutes = vars.number_in("SCALE_IN_STABILIZATION_MINUTES", 5, 1, 60);
-        let dry_run = vars.flag("DRY_RUN", false);
-        if min_tasks > max_tasks {
-            vars.invalid(
-                "MIN_TASKS",
-                format!("{min_tasks} is above MAX_TASKS ({max_tasks})"),
-            );
-        }
-        if !load_balancer.is_empty() && !load_balancer.starts_with("app/") {
-            vars.invalid(
-                "LOAD_BALANCER_DIMENSION",
-                format!("`{load_balancer}` is not an ALB dimension (app/NAME/ID)"),
-            );
-        }
-        if !target_group.is_empty() && !target_group.starts_with("targetgroup/") {
-            vars.invalid(
-                "TARGET_GROUP_DIMENSION",
-                format!("`{target_group}` is not a target group dimension (targetgroup/NAME/ID)"),
-            );
-        }
-        Config {
-            cluster,
-            service,
-            metric: RequestMetric {
-                load_balancer,
-                target_group,
-            },
-            alerts_topic_arn,
-            policy: Policy {
-                target_per_task,
-                min_tasks,
-                max_tasks,
-                stabilization_minutes,
-            },
-            dry_run,
-        }
+        config::read(vars)
     }
 
     fn from_sdk(config: Config, sdk: &SdkConfig) -> Self {
@@ -240,101 +158,96 @@ impl Function for RequestScaler {
     }
 
     async fn handle(&self, invocation: Invocation) -> Result<Outcome, RetryableError> {
+        // event
         let trigger = match event::parse(&invocation.payload) {
             Ok(trigger) => trigger,
             Err(why) => {
-                return Ok(Outcome::ignored(
-                    Self::NAME,
-                    event::event_id(&invocation.payload),
-                    why,
-                ));
+                let id = event::event_id(&invocation.payload);
+                return Ok(Outcome::ignored(Self::NAME, id, why));
             }
         };
         if self.already_evaluated(trigger.event_id()) {
             return Ok(Outcome::ignored(
                 Self::NAME,
-                Some(trigger.event_id()),
+                trigger.event_id(),
                 "duplicate delivery: this trigger was already evaluated",
             ));
         }
         let config = &self.config;
-        let dry_run = config.dry_run;
-        let mut outcome = Outcome::handled(Self::NAME, Some(trigger.event_id()), dry_run);
+        let now = invocation.now;
+        let outcome = Outcome::handled(Self::NAME, trigger.event_id(), config.dry_run);
 
-        // observe: any failure here is retried (the next minute's run retries anyway)
-        let points = observe::requests(
-            &self.clients.cloudwatch,
-            &config.metric,
-            invocation.now,
-            self.complete_minutes(),
-        )
-        .await
-        .map_err(RetryableError::from)?;
-        let minutes = observe::arrange(&points, invocation.now, self.complete_minutes());
-        let Some(service) = observe::service(&self.clients.ecs, &config.cluster, &config.service)
-            .await
-            .map_err(RetryableError::from)?
-        else {
-            return Err(RetryableError(format!(
-                "service {} is not an ACTIVE service of cluster {}: nothing to scale (check SERVICE_NAME and CLUSTER_NAME)",
-                config.service, config.cluster
-            )));
+        // observe: throttling and 5xx are retried (and the next minute comes anyway)
+        let plan = self
+            .memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .plan(now);
+        let fetched = match observe::metrics(&self.clients.cloudwatch, &config.metrics, &plan).await
+        {
+            Ok(fetched) => fetched,
+            Err(failure) if failure.retryable => return Err(failure.into()),
+            Err(failure) => return self.stopped(outcome, &trigger, failure, now).await,
+        };
+        let service =
+            match observe::service(&self.clients.ecs, &config.cluster, &config.service).await {
+                Ok(Some(service)) => service,
+                Ok(None) => {
+                    let failure = AwsFailure::new(
+                        "ecs:DescribeServices",
+                        &config.service,
+                        FailureKind::Service,
+                        Some("ServiceNotActive"),
+                        format!(
+                            "no ACTIVE service of that name in cluster {}",
+                            config.cluster
+                        ),
+                        None,
+                    );
+                    return self.stopped(outcome, &trigger, failure, now).await;
+                }
+                Err(failure) if failure.retryable => return Err(failure.into()),
+                Err(failure) => return self.stopped(outcome, &trigger, failure, now).await,
+            };
+        let observation = {
+            let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+            memory.remember(&plan, &fetched, now, service.running);
+            memory.observation(&fetched, now, &service)
         };
 
         // decide
-        let observation = Observation {
-            complete: minutes.complete.clone(),
-            partial: minutes.partial.clone(),
-            desired: service.desired,
-            running: service.running,
-            pending: service.pending,
-            deployment_in_progress: service.deployment_in_progress,
-        };
         let decision = decide(&observation, &config.policy);
-        outcome = outcome
+        let recent = Recent::of(&observation, now);
+        let mut outcome = outcome
             .decided(decision.verdict.name(), decision.reason.clone())
-            .observed(json!({
-                "trigger": trigger.describe(),
-                "minutes": minutes,
-                "service": service,
-                "policy": config.policy,
-                "decision": decision,
-            }));
-        outcome.metrics.push(
-            Metric::count("ScalingDecisions", 1.0).dimension("Decision", decision.verdict.name()),
-        );
+            .observed(report::observed(
+                &trigger, &recent, &service, &plan, config, &decision,
+            ));
+        // no custom metric: each costs 0.30 USD a month, and the scaler's heartbeat alarm reads
+        // Lambda's own Invocations and Errors; the decision is in the Outcome line.
 
         // act: set, never increment; nothing when the count does not change
-        if decision.changes() {
-            let detail = format!("desiredCount {} → {}", decision.previous, decision.desired);
-            if dry_run {
-                outcome.action(
-                    Action::new("ecs:UpdateService", &config.service, ActionStatus::DryRun)
-                        .detail(detail),
-                );
-            } else {
-                match observe::set_desired(
-                    &self.clients.ecs,
-                    &config.cluster,
-                    &config.service,
-                    decision.desired,
-                )
-                .await
-                {
-                    Ok(()) => outcome.action(
-                        Action::new("ecs:UpdateService", &config.service, ActionStatus::Done)
-                            .detail(detail),
-                    ),
-                    Err(failure) => return Err(failure.into()),
-                }
-            }
+        let acted = act::apply(
+            &self.clients.ecs,
+            &config.cluster,
+            &config.service,
+            &decision,
+            config.dry_run,
+            &mut outcome,
+        )
+        .await;
+        match acted {
+            Ok(()) => {}
+            Err(failure) if failure.retryable => return Err(failure.into()),
+            Err(failure) => return self.stopped(outcome, &trigger, failure, now).await,
         }
 
         // report
-        if let Some(notice) = self.notice(&trigger, &decision, &minutes, &invocation) {
+        if let Some(notice) = report::notice(config, &trigger, &decision, newest_complete(now), now)
+        {
             // once desiredCount changed, a retry would find nothing to do and never resend
             NoticePublisher::new(self.clients.sns.clone(), &config.alerts_topic_arn)
-                .deliver(notice, &mut outcome, dry_run, !decision.changes())
+                .deliver(notice, &mut outcome, config.dry_run, !decision.changes())
                 .await?;
         }
         self.record(trigger.event_id());

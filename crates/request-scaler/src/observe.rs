@@ -1,119 +1,99 @@
-//! Reads what the rule needs: requests per minute for the service's target group
-//! (CloudWatch GetMetricData, RequestCount Sum over 60 s) and the service's counts.
+//! Reads what the rule needs, and nothing else (the one write, UpdateService, is in `act`):
+//! - ONE `cloudwatch:GetMetricData` call per evaluation for every signal: the ALB's
+//!   `RequestCount` (Sum, 60 s) and, with the CPU signal, the service's `AWS/ECS
+//!   CPUUtilization` (Average, 60 s), over the range [`crate::history::Memory::plan`] chose
+//!   (the last hour, or the previous days when they are due);
+//! - `ecs:DescribeServices`: desired, running, pending, and whether a deployment is rolling out
+//!   (`phoenix_core::ecs::deployment_in_progress`, the rule task-recovery uses too).
 
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
-use aws_sdk_ecs::types::DeploymentRolloutState;
-use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use phoenix_core::AwsFailure;
-use serde::Serialize;
+use phoenix_core::ecs::{DeploymentView, deployment_in_progress};
 
-/// Where the requests are counted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RequestMetric {
-    /// `LoadBalancer` dimension: `app/NAME/ID`.
-    pub load_balancer: String,
-    /// `TargetGroup` dimension: `targetgroup/NAME/ID`.
-    pub target_group: String,
-}
+use crate::config::MetricSource;
+/// The start of the minute a time falls in (kept here for callers of the old layout).
+pub use crate::history::minute_of;
+use crate::history::{FetchPlan, Fetched, ServiceCounts};
 
-/// The minutes the rule sees.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct Minutes {
-    /// Complete minutes, oldest first; a minute without a datapoint is 0.
-    pub complete: Vec<u64>,
-    /// The previous minute (CloudWatch may still be publishing it) and the current one.
-    pub partial: Vec<u64>,
-    /// Start of the newest complete minute.
-    pub newest_complete_at: Option<DateTime<Utc>>,
-}
-
-/// Arranges datapoints into minutes: minutes before `now - 1 min` are complete, the last two may
-/// still grow. `complete_count` complete minutes are returned.
-pub fn arrange(
-    datapoints: &BTreeMap<DateTime<Utc>, f64>,
-    now: DateTime<Utc>,
-    complete_count: usize,
-) -> Minutes {
-    let current = minute_of(now);
-    let at = |start: DateTime<Utc>| -> u64 {
-        datapoints
-            .get(&start)
-            .map(|v| {
-                if v.is_finite() && *v > 0.0 {
-                    v.round() as u64
-                } else {
-                    0
-                }
-            })
-            .unwrap_or(0)
+/// The queries of one GetMetricData call.
+fn queries(source: &MetricSource) -> Vec<MetricDataQuery> {
+    let query = |id: &str, namespace: &str, name: &str, dims: [(&str, &str); 2], stat: &str| {
+        let mut metric = Metric::builder().namespace(namespace).metric_name(name);
+        for (n, v) in dims {
+            metric = metric.dimensions(Dimension::builder().name(n).value(v).build());
+        }
+        MetricDataQuery::builder()
+            .id(id)
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(metric.build())
+                    .period(60)
+                    .stat(stat)
+                    .build(),
+            )
+            .return_data(true)
+            .build()
     };
-    let newest_complete = current - Duration::minutes(2);
-    let complete = (0..complete_count)
-        .rev()
-        .map(|back| at(newest_complete - Duration::minutes(back as i64)))
-        .collect();
-    Minutes {
-        complete,
-        partial: vec![at(current - Duration::minutes(1)), at(current)],
-        newest_complete_at: Some(newest_complete),
+    let mut queries = vec![query(
+        "requests",
+        "AWS/ApplicationELB",
+        "RequestCount",
+        [
+            ("LoadBalancer", &source.load_balancer),
+            ("TargetGroup", &source.target_group),
+        ],
+        "Sum",
+    )];
+    if source.cpu {
+        queries.push(query(
+            "cpu",
+            "AWS/ECS",
+            "CPUUtilization",
+            [
+                ("ClusterName", &source.cluster),
+                ("ServiceName", &source.service),
+            ],
+            "Average",
+        ));
     }
+    queries
 }
 
-/// The start of the minute `t` falls in.
-pub fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
-    // truncation fails only for timestamps near the end of chrono's range
-    t.duration_trunc(Duration::minutes(1)).unwrap_or(t)
-}
-
-/// RequestCount (Sum, 60 s) per minute start, from `complete_count + 2` minutes ago to now.
-pub async fn requests(
+/// The signals over `plan`'s range: one GetMetricData request (its pages, if CloudWatch ever
+/// splits the answer, continue the same request).
+pub async fn metrics(
     cloudwatch: &aws_sdk_cloudwatch::Client,
-    metric: &RequestMetric,
-    now: DateTime<Utc>,
-    complete_count: usize,
-) -> Result<BTreeMap<DateTime<Utc>, f64>, AwsFailure> {
-    let current = minute_of(now);
-    let start = current - Duration::minutes(complete_count as i64 + 2);
-    let end = current + Duration::minutes(1);
-    let query = MetricDataQuery::builder()
-        .id("requests")
-        .metric_stat(
-            MetricStat::builder()
-                .metric(
-                    Metric::builder()
-                        .namespace("AWS/ApplicationELB")
-                        .metric_name("RequestCount")
-                        .dimensions(dimension("LoadBalancer", &metric.load_balancer))
-                        .dimensions(dimension("TargetGroup", &metric.target_group))
-                        .build(),
-                )
-                .period(60)
-                .stat("Sum")
-                .build(),
-        )
-        .return_data(true)
-        .build();
-    let mut points = BTreeMap::new();
+    source: &MetricSource,
+    plan: &FetchPlan,
+) -> Result<Fetched, AwsFailure> {
+    let mut fetched = Fetched::default();
     let mut next_token: Option<String> = None;
     loop {
         let out = cloudwatch
             .get_metric_data()
-            .metric_data_queries(query.clone())
-            .start_time(to_smithy(start))
-            .end_time(to_smithy(end))
+            .set_metric_data_queries(Some(queries(source)))
+            .start_time(to_smithy(plan.start))
+            .end_time(to_smithy(plan.end))
             .scan_by(ScanBy::TimestampAscending)
             .set_next_token(next_token.take())
             .send()
             .await
             .map_err(|e| {
-                AwsFailure::from_sdk("cloudwatch:GetMetricData", &metric.target_group, &e)
+                AwsFailure::from_sdk("cloudwatch:GetMetricData", &source.target_group, &e)
             })?;
         for result in out.metric_data_results() {
+            let into: &mut BTreeMap<DateTime<Utc>, f64> = match result.id() {
+                Some("requests") => &mut fetched.requests,
+                Some("cpu") => &mut fetched.cpu,
+                _ => continue,
+            };
             for (t, v) in result.timestamps().iter().zip(result.values()) {
                 if let Some(t) = Utc.timestamp_opt(t.secs(), 0).single() {
-                    *points.entry(minute_of(t)).or_insert(0.0) += v;
+                    // one value per minute: Sum and Average per 60 s never overlap
+                    into.insert(minute_of(t), *v);
                 }
             }
         }
@@ -122,25 +102,11 @@ pub async fn requests(
             _ => break,
         }
     }
-    Ok(points)
-}
-
-fn dimension(name: &str, value: &str) -> Dimension {
-    Dimension::builder().name(name).value(value).build()
+    Ok(fetched)
 }
 
 fn to_smithy(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
     aws_sdk_cloudwatch::primitives::DateTime::from_secs(t.timestamp())
-}
-
-/// The service's counts and whether a deployment is rolling out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceCounts {
-    pub desired: u32,
-    pub running: u32,
-    pub pending: u32,
-    pub deployments: usize,
-    pub deployment_in_progress: bool,
 }
 
 /// DescribeServices; `None` when the cluster has no ACTIVE service of that name.
@@ -159,65 +125,20 @@ pub async fn service(
     let Some(found) = out.services().iter().find(|s| s.status() == Some("ACTIVE")) else {
         return Ok(None);
     };
-    let deployments = found.deployments();
-    let primary_rolling = deployments.iter().any(|d| {
-        d.status() == Some("PRIMARY")
-            && d.rollout_state() == Some(&DeploymentRolloutState::InProgress)
-    });
+    let views: Vec<DeploymentView<'_>> = found
+        .deployments()
+        .iter()
+        .map(|d| DeploymentView {
+            status: d.status().unwrap_or_default(),
+            rollout_state: d.rollout_state().map(|s| s.as_str()),
+        })
+        .collect();
     let count = |n: i32| u32::try_from(n).unwrap_or(0);
     Ok(Some(ServiceCounts {
         desired: count(found.desired_count()),
         running: count(found.running_count()),
         pending: count(found.pending_count()),
-        deployments: deployments.len(),
-        deployment_in_progress: deployments.len() > 1 || primary_rolling,
+        deployments: views.len(),
+        deployment_in_progress: deployment_in_progress(&views),
     }))
-}
-
-/// UpdateService(desiredCount): sets, never increments, so a repeat is harmless.
-pub async fn set_desired(
-    ecs: &aws_sdk_ecs::Client,
-    cluster: &str,
-    service: &str,
-    desired: u32,
-) -> Result<(), AwsFailure> {
-    ecs.update_service()
-        .cluster(cluster)
-        .service(service)
-        .desired_count(i32::try_from(desired).unwrap_or(i32::MAX))
-        .send()
-        .await
-        .map_err(|e| AwsFailure::from_sdk("ecs:UpdateService", service, &e))?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 25, h, m, s)
-            .single()
-            .expect("valid")
-    }
-
-    #[test]
-    fn minutes_are_arranged_with_gaps_as_zero_and_the_last_two_as_partial() {
-        let mut points = BTreeMap::new();
-        points.insert(at(12, 0, 0), 50.0);
-        points.insert(at(12, 2, 0), 70.0);
-        points.insert(at(12, 3, 0), 900.0);
-        points.insert(at(12, 4, 0), 12.0);
-        points.insert(at(12, 5, 0), 3.0);
-        let minutes = arrange(&points, at(12, 5, 30), 4);
-        // complete: 12:00..12:03 (12:01 missing → 0); partial: 12:04, 12:05
-        assert_eq!(minutes.complete, vec![50, 0, 70, 900]);
-        assert_eq!(minutes.partial, vec![12, 3]);
-        assert_eq!(minutes.newest_complete_at, Some(at(12, 3, 0)));
-    }
-
-    #[test]
-    fn minute_of_truncates() {
-        assert_eq!(minute_of(at(12, 5, 59)), at(12, 5, 0));
-    }
 }

@@ -1,26 +1,40 @@
+// pure: replays a trace through a policy model minute by minute (no I/O, no clock, no async)
 //! Replays a traffic trace through a scaling policy with the delays a real deployment has, so
-//! our rule can be compared with AWS target tracking on the same traffic. Pure.
+//! our rule can be compared with AWS target tracking on the same traffic.
 //!
 //! Timing model (one step per minute `t`):
-//! - the ALB's datapoint for minute `m` is published one minute late: the evaluation at the start
-//!   of minute `t` sees minutes `..= t - 2`;
+//! - the datapoint of minute `m` (ALB requests, ECS CPU) is published one minute late: the
+//!   evaluation at the start of minute `t` sees minutes `..= t - 2`;
 //! - one evaluation per minute;
 //! - a task asked for at the start of minute `t` serves from minute `t + 1` (and a task removed
 //!   at `t` stops serving at `t + 1`).
 //!
-//! Minute `m` is *under-provisioned* when `requests[m] > target × serving[m]`.
+//! A trace may carry CPU demand (`minute,requests,cpu`, in percent of one task: 250 = two and a
+//! half tasks fully busy); a task then reports `min(100, demand / serving)`.
+//!
+//! Minute `m` is *under-provisioned* when `requests[m] > target × serving[m]`, or, with CPU,
+//! when `cpu[m] > TARGET_CPU_PERCENT × serving[m]`.
 
 use serde::Serialize;
 
-use crate::decide::{Observation, Policy, decide};
+use crate::decide::{
+    Anticipation, CpuSample, HISTORY_MINUTES, Minute, Observation, Policy, decide_with,
+};
+use crate::forecast::{DAILY_DAYS, DAY_LEVEL_MINUTES, DAY_WINDOW_MINUTES, DayWindow};
+
+/// Minutes in a day.
+const DAY: usize = 1_440;
 
 /// Which rule drives the simulated service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SimPolicy {
-    /// This crate's [`decide`].
+    /// This crate's [`decide`](crate::decide::decide).
     Ours,
-    /// A model of AWS target tracking on `ALBRequestCountPerTarget`.
+    /// [`decide`](crate::decide::decide) without its forecasts (trend, daily pattern): what anticipation is worth.
+    OursWithoutForecast,
+    /// A model of AWS target tracking (`ALBRequestCountPerTarget`, and with CPU a second policy
+    /// on `ECSServiceAverageCPUUtilization`).
     TargetTracking,
 }
 
@@ -28,7 +42,39 @@ impl SimPolicy {
     pub fn name(self) -> &'static str {
         match self {
             SimPolicy::Ours => "ours",
+            SimPolicy::OursWithoutForecast => "ours-without-forecast",
             SimPolicy::TargetTracking => "target-tracking",
+        }
+    }
+}
+
+/// A replayable trace.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trace {
+    /// Requests per minute, from minute 0.
+    pub requests: Vec<u64>,
+    /// CPU demand per minute in percent of one task, when the trace has a third column.
+    pub cpu: Option<Vec<f64>>,
+}
+
+impl Trace {
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// The first `minutes` minutes.
+    pub fn cut(&self, minutes: usize) -> Trace {
+        let n = minutes.min(self.len());
+        Trace {
+            requests: self.requests[..n].to_vec(),
+            cpu: self
+                .cpu
+                .as_ref()
+                .map(|c| c.iter().take(n).copied().collect()),
         }
     }
 }
@@ -59,14 +105,34 @@ impl Default for TargetTrackingModel {
 }
 
 /// One simulated minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Row {
     pub minute: usize,
     pub requests: u64,
+    /// CPU demand of the minute (percent of one task), when the trace has it.
+    pub cpu_demand: Option<f64>,
     /// desiredCount after this minute's evaluation.
     pub desired: u32,
     /// Tasks serving during this minute.
     pub serving: u32,
+}
+
+impl Row {
+    /// The CPU one task reports in this minute (`None`: no CPU, or no task serving).
+    pub fn reported_cpu(&self) -> Option<f64> {
+        let demand = self.cpu_demand?;
+        (self.serving > 0).then(|| (demand / f64::from(self.serving)).clamp(0.0, 100.0))
+    }
+
+    /// Requests above the target, or CPU demand above the CPU target, for the tasks serving.
+    pub fn under_provisioned(&self, policy: &Policy) -> bool {
+        let capacity = u64::from(policy.target_per_task.max(1)) * u64::from(self.serving);
+        let cpu_short = policy.target_cpu_percent > 0
+            && self.cpu_demand.is_some_and(|demand| {
+                demand > f64::from(policy.target_cpu_percent) * f64::from(self.serving)
+            });
+        self.requests > capacity || cpu_short
+    }
 }
 
 /// The figures that compare two policies.
@@ -74,84 +140,109 @@ pub struct Row {
 pub struct Summary {
     pub policy: SimPolicy,
     pub minutes: usize,
-    /// Minutes with `requests > target × serving`.
+    /// Minutes where requests (or CPU demand) exceed the target for the serving tasks.
     pub under_provisioned_minutes: usize,
     /// Σ serving tasks over all minutes.
     pub task_minutes: u64,
     /// Requests above capacity, summed over the under-provisioned minutes.
     pub excess_requests: u64,
-    /// Longest run of consecutive under-provisioned minutes: the time from a spike to enough
-    /// capacity in the worst case.
+    /// Longest run of consecutive under-provisioned minutes.
     pub worst_catch_up_minutes: usize,
     /// Changes of desiredCount.
     pub scale_actions: usize,
 }
 
-/// Parses a `minute,requests` CSV (a header line and `#` comments are allowed). Minutes must
-/// start at 0 and follow each other; errors name the line.
-pub fn parse_trace(text: &str) -> Result<Vec<u64>, String> {
-    let mut requests = Vec::new();
+/// Parses a `minute,requests` or `minute,requests,cpu` CSV (a header line and `#` comments are
+/// allowed). Minutes must start at 0 and follow each other; every row has the same columns;
+/// errors name the line.
+pub fn parse_trace(text: &str) -> Result<Trace, String> {
+    let mut trace = Trace::default();
+    let mut columns: Option<usize> = None;
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         let number = index + 1;
         if line.is_empty() || line.starts_with('#') || line.starts_with("minute") {
             continue;
         }
-        let mut parts = line.split(',').map(str::trim);
-        let (Some(minute), Some(count), None) = (parts.next(), parts.next(), parts.next()) else {
+        let parts: Vec<&str> = line.split(',').map(str::trim).collect();
+        if !(2..=3).contains(&parts.len()) {
             return Err(format!(
-                "line {number}: expected `minute,requests`, got `{line}`"
-            ));
-        };
-        let minute: usize = minute
-            .parse()
-            .map_err(|_| format!("line {number}: minute `{minute}` is not a whole number"))?;
-        let count: u64 = count
-            .parse()
-            .map_err(|_| format!("line {number}: requests `{count}` is not a whole number ≥ 0"))?;
-        if minute != requests.len() {
-            return Err(format!(
-                "line {number}: minute {minute} out of order (expected {})",
-                requests.len()
+                "line {number}: expected `minute,requests` or `minute,requests,cpu`, got `{line}`"
             ));
         }
-        requests.push(count);
+        if *columns.get_or_insert(parts.len()) != parts.len() {
+            return Err(format!(
+                "line {number}: {} columns where earlier rows have {}",
+                parts.len(),
+                columns.unwrap_or_default()
+            ));
+        }
+        let minute: usize = parts[0]
+            .parse()
+            .map_err(|_| format!("line {number}: minute `{}` is not a whole number", parts[0]))?;
+        let requests: u64 = parts[1].parse().map_err(|_| {
+            format!(
+                "line {number}: requests `{}` is not a whole number ≥ 0",
+                parts[1]
+            )
+        })?;
+        if minute != trace.requests.len() {
+            return Err(format!(
+                "line {number}: minute {minute} out of order (expected {})",
+                trace.requests.len()
+            ));
+        }
+        trace.requests.push(requests);
+        if let Some(cpu) = parts.get(2) {
+            let demand: f64 = cpu
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0 && *v <= 1e9)
+                .ok_or_else(|| {
+                    format!("line {number}: cpu `{cpu}` is not a number of percent ≥ 0")
+                })?;
+            trace.cpu.get_or_insert_with(Vec::new).push(demand);
+        }
     }
-    if requests.is_empty() {
+    if trace.is_empty() {
         return Err("the trace has no `minute,requests` rows".to_owned());
     }
-    Ok(requests)
+    Ok(trace)
 }
 
 /// Replays `trace` through `which` and returns one row per minute.
-pub fn simulate(trace: &[u64], which: SimPolicy, policy: &Policy) -> Vec<Row> {
+pub fn simulate(trace: &Trace, which: SimPolicy, policy: &Policy) -> Vec<Row> {
     let model = TargetTrackingModel::default();
-    let Some(&first) = trace.first() else {
+    let Some(&first) = trace.requests.first() else {
         return Vec::new();
     };
     // Both policies start right-sized for the first minute.
-    let mut desired = policy.need(first);
+    let first_cpu = trace
+        .cpu
+        .as_ref()
+        .and_then(|c| c.first())
+        .map(|d| policy.raw_cpu_need(*d))
+        .unwrap_or(0);
+    let mut desired = policy.clamp(policy.raw_need(first as f64).max(first_cpu));
     let mut serving = desired;
     let mut rows: Vec<Row> = Vec::with_capacity(trace.len());
-    let mut cooldowns = Cooldowns::default();
-    for (t, &requests) in trace.iter().enumerate() {
-        // the minutes whose datapoint is published: `..= t - 2`
-        let visible = &trace[..t.saturating_sub(1)];
+    let mut cooldowns = [Cooldowns::default(), Cooldowns::default()];
+    for (t, &requests) in trace.requests.iter().enumerate() {
+        // the minutes whose datapoints are published: `..= t - 2`
+        let visible = t.saturating_sub(1);
         desired = match which {
-            SimPolicy::Ours => {
-                let keep = policy.window_minutes() + 2;
-                let observation = Observation {
-                    complete: visible[visible.len().saturating_sub(keep)..].to_vec(),
-                    partial: Vec::new(),
-                    desired,
-                    running: serving,
-                    pending: desired.saturating_sub(serving),
-                    deployment_in_progress: false,
+            SimPolicy::Ours | SimPolicy::OursWithoutForecast => {
+                let observation = observe(trace, &rows, visible, desired, serving);
+                let anticipation = if which == SimPolicy::Ours {
+                    Anticipation::ALL
+                } else {
+                    Anticipation::NONE
                 };
-                decide(&observation, policy).desired
+                decide_with(&observation, policy, anticipation).desired
             }
             SimPolicy::TargetTracking => target_tracking(
-                &rows[..visible.len()],
+                trace.cpu.is_some(),
+                &rows[..visible],
                 desired,
                 policy,
                 &model,
@@ -162,6 +253,7 @@ pub fn simulate(trace: &[u64], which: SimPolicy, policy: &Policy) -> Vec<Row> {
         rows.push(Row {
             minute: t,
             requests,
+            cpu_demand: trace.cpu.as_ref().and_then(|c| c.get(t)).copied(),
             desired,
             serving,
         });
@@ -170,61 +262,173 @@ pub fn simulate(trace: &[u64], which: SimPolicy, policy: &Policy) -> Vec<Row> {
     rows
 }
 
-/// When the target-tracking model last scaled out and in (minute of the evaluation).
-#[derive(Debug, Default)]
+/// What the real handler would observe at the start of minute `visible + 1`: the complete
+/// minutes `..visible` (the newest [`HISTORY_MINUTES`]), the same time of day on previous days,
+/// and the service's counts.
+fn observe(trace: &Trace, rows: &[Row], visible: usize, desired: u32, serving: u32) -> Observation {
+    let from = visible.saturating_sub(HISTORY_MINUTES);
+    let minutes = (from..visible)
+        .map(|m| Minute {
+            requests: trace.requests[m],
+            cpu: rows[m].reported_cpu().map(|percent| CpuSample {
+                percent,
+                tasks: rows[m].serving,
+            }),
+        })
+        .collect();
+    let previous_days = (1..=DAILY_DAYS)
+        .filter_map(|days_ago| {
+            // `[newest - 14, newest + 10]` on that day; newest = visible - 1
+            let start = visible.checked_sub(DAY_LEVEL_MINUTES + days_ago * DAY)?;
+            let requests = trace
+                .requests
+                .get(start..start + DAY_WINDOW_MINUTES)?
+                .to_vec();
+            Some(DayWindow {
+                days_ago: u32::try_from(days_ago).unwrap_or(u32::MAX),
+                requests,
+            })
+        })
+        .collect();
+    Observation {
+        minutes,
+        partial: Vec::new(),
+        previous_days,
+        desired,
+        running: serving,
+        pending: desired.saturating_sub(serving),
+        deployment_in_progress: false,
+    }
+}
+
+/// When one target-tracking policy last scaled out and in (minute of the evaluation).
+#[derive(Debug, Default, Clone, Copy)]
 struct Cooldowns {
     last_out: Option<usize>,
     last_in: Option<usize>,
 }
 
-/// One evaluation of the target-tracking model at the start of minute `t`, seeing the published
-/// minutes `visible` (requests and the tasks that served them).
+/// What one target-tracking policy proposes at minute `t`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Proposal {
+    /// Its scale-out alarm fires (and no cooldown stops it): the capacity it wants.
+    out: Option<u32>,
+    /// Its scale-in alarm fires (and no cooldown stops it): the capacity it wants.
+    scale_in: Option<u32>,
+}
+
+/// One target-tracking policy: `metric(m)` is its metric for a visible minute (`None`: no
+/// datapoint), `target` its target value.
+fn tracking_policy(
+    visible: &[Row],
+    metric: &dyn Fn(usize) -> Option<f64>,
+    target: f64,
+    policy: &Policy,
+    model: &TargetTrackingModel,
+    t: usize,
+    cooldowns: &Cooldowns,
+) -> Proposal {
+    let last_n = |n: usize| -> Option<Vec<f64>> {
+        let from = visible.len().checked_sub(n)?;
+        (from..visible.len()).map(metric).collect()
+    };
+    let cooling = |last: Option<usize>, minutes: usize| last.is_some_and(|at| t < at + minutes);
+    let Some(newest) = visible.len().checked_sub(1) else {
+        return Proposal::default();
+    };
+    // target tracking: capacity × metric / target, rounded up
+    let wanted = || -> u32 {
+        let value = metric(newest).unwrap_or(0.0);
+        let capacity = f64::from(visible[newest].serving.max(1));
+        policy.clamp((capacity * value / target - 1e-9).ceil().max(0.0) as u64)
+    };
+    let mut proposal = Proposal::default();
+    if last_n(model.out_datapoints).is_some_and(|p| p.iter().all(|&v| v > target))
+        && !cooling(cooldowns.last_out, model.scale_out_cooldown_minutes)
+    {
+        proposal.out = Some(wanted());
+    }
+    if last_n(model.in_datapoints)
+        .is_some_and(|p| p.iter().all(|&v| v < target * model.in_threshold))
+        && !cooling(cooldowns.last_in, model.scale_in_cooldown_minutes)
+        && !cooling(cooldowns.last_out, model.scale_out_cooldown_minutes)
+    {
+        proposal.scale_in = Some(wanted());
+    }
+    proposal
+}
+
+/// One evaluation of the target-tracking model at the start of minute `t`: the request policy,
+/// and with CPU a second policy, combined as AWS does (out when either says out, in only when
+/// both say in, to the larger of their capacities).
 fn target_tracking(
+    has_cpu: bool,
     visible: &[Row],
     desired: u32,
     policy: &Policy,
     model: &TargetTrackingModel,
     t: usize,
-    cooldowns: &mut Cooldowns,
+    cooldowns: &mut [Cooldowns; 2],
 ) -> u32 {
-    let target = f64::from(policy.target_per_task.max(1));
-    // ALBRequestCountPerTarget for a visible minute; None when the ALB published nothing.
-    let per_target = |m: usize| -> Option<f64> {
+    let requests_per_target = |m: usize| -> Option<f64> {
         let row = &visible[m];
+        // the ALB publishes nothing without traffic: no datapoint
         (row.requests > 0).then(|| row.requests as f64 / f64::from(row.serving.max(1)))
     };
-    let last_n = |n: usize| -> Option<Vec<f64>> {
-        if visible.len() < n {
-            return None;
+    let cpu = |m: usize| -> Option<f64> { visible[m].reported_cpu() };
+    let with_cpu = has_cpu && policy.target_cpu_percent > 0;
+    let proposals = [
+        tracking_policy(
+            visible,
+            &requests_per_target,
+            f64::from(policy.target_per_task.max(1)),
+            policy,
+            model,
+            t,
+            &cooldowns[0],
+        ),
+        if with_cpu {
+            tracking_policy(
+                visible,
+                &cpu,
+                f64::from(policy.target_cpu_percent),
+                policy,
+                model,
+                t,
+                &cooldowns[1],
+            )
+        } else {
+            Proposal::default()
+        },
+    ];
+    let out = proposals
+        .iter()
+        .filter_map(|p| p.out)
+        .filter(|&w| w > desired)
+        .max();
+    if let Some(wanted) = out {
+        for (p, c) in proposals.iter().zip(cooldowns.iter_mut()) {
+            if p.out.is_some_and(|w| w > desired) {
+                c.last_out = Some(t);
+            }
         }
-        (visible.len() - n..visible.len()).map(per_target).collect()
-    };
-    let cooling = |last: &Option<usize>, minutes: usize| last.is_some_and(|at| t < at + minutes);
-    let newest = visible.len().checked_sub(1);
-    let proposed = |m: usize| -> u32 {
-        let per = per_target(m).unwrap_or(0.0);
-        let capacity = f64::from(visible[m].serving.max(1));
-        let wanted = (capacity * per / target).ceil() as u32;
-        wanted.clamp(policy.min_tasks, policy.max_tasks)
-    };
-    if let (Some(points), Some(m)) = (last_n(model.out_datapoints), newest)
-        && points.iter().all(|&p| p > target)
-        && !cooling(&cooldowns.last_out, model.scale_out_cooldown_minutes)
-    {
-        let wanted = proposed(m);
-        if wanted > desired {
-            cooldowns.last_out = Some(t);
-            return wanted;
-        }
+        return wanted;
     }
-    if let (Some(points), Some(m)) = (last_n(model.in_datapoints), newest)
-        && points.iter().all(|&p| p < target * model.in_threshold)
-        && !cooling(&cooldowns.last_in, model.scale_in_cooldown_minutes)
-        && !cooling(&cooldowns.last_out, model.scale_out_cooldown_minutes)
-    {
-        let wanted = proposed(m);
+    let ins = if with_cpu {
+        &proposals[..]
+    } else {
+        &proposals[..1]
+    };
+    if ins.iter().all(|p| p.scale_in.is_some()) {
+        let wanted = ins
+            .iter()
+            .filter_map(|p| p.scale_in)
+            .max()
+            .unwrap_or(desired);
         if wanted < desired {
-            cooldowns.last_in = Some(t);
+            for c in cooldowns.iter_mut().take(ins.len()) {
+                c.last_in = Some(t);
+            }
             return wanted;
         }
     }
@@ -241,10 +445,9 @@ pub fn summarize(rows: &[Row], which: SimPolicy, policy: &Policy) -> Summary {
     let mut actions = 0;
     let mut previous: Option<u32> = None;
     for row in rows {
-        let capacity = target * u64::from(row.serving);
-        if row.requests > capacity {
+        if row.under_provisioned(policy) {
             under += 1;
-            excess += row.requests - capacity;
+            excess += row.requests.saturating_sub(target * u64::from(row.serving));
             streak += 1;
             worst = worst.max(streak);
         } else {
@@ -266,6 +469,18 @@ pub fn summarize(rows: &[Row], which: SimPolicy, policy: &Policy) -> Summary {
     }
 }
 
+/// Minutes from the first minute whose reported CPU passes the target to the evaluation that
+/// scaled out for it (`None`: CPU never passed the target, or no scale-out followed).
+pub fn cpu_reaction_minutes(rows: &[Row], policy: &Policy) -> Option<usize> {
+    let target = f64::from(policy.target_cpu_percent);
+    let passed = rows
+        .iter()
+        .position(|r| r.reported_cpu().is_some_and(|c| c > target))?;
+    let before = rows.get(passed.checked_sub(1)?)?.desired;
+    let scaled = rows[passed..].iter().position(|r| r.desired > before)?;
+    Some(scaled)
+}
+
 /// `minute,requests,desired,serving` lines with a header.
 pub fn rows_csv(rows: &[Row]) -> String {
     let mut out = String::from("minute,requests,desired,serving\n");
@@ -285,18 +500,14 @@ pub fn summary_table(rows: &[(String, Summary, Summary)]) -> String {
          |---|---:|---:|---:|---:|---:|\n",
     );
     for (name, ours, tt) in rows {
-        let delta = if tt.task_minutes == 0 {
-            0.0
-        } else {
-            (ours.task_minutes as f64 / tt.task_minutes as f64 - 1.0) * 100.0
-        };
         out.push_str(&format!(
-            "| {name} | {} | {} / {} | {} / {} ({delta:+.1} %) | {} / {} | {} / {} |\n",
+            "| {name} | {} | {} / {} | {} / {} ({:+.1} %) | {} / {} | {} / {} |\n",
             ours.minutes,
             ours.under_provisioned_minutes,
             tt.under_provisioned_minutes,
             ours.task_minutes,
             tt.task_minutes,
+            delta_percent(ours.task_minutes, tt.task_minutes),
             ours.worst_catch_up_minutes,
             tt.worst_catch_up_minutes,
             ours.scale_actions,
@@ -306,80 +517,77 @@ pub fn summary_table(rows: &[(String, Summary, Summary)]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One trace replayed by ours, ours without forecasts, and target tracking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub trace: String,
+    pub ours: Summary,
+    pub without_forecast: Summary,
+    pub target_tracking: Summary,
+}
 
-    fn step(before: u64, after: u64, at: usize, len: usize) -> Vec<u64> {
-        (0..len)
-            .map(|m| if m < at { before } else { after })
-            .collect()
+/// A Markdown table of comparisons, one row per trace and a row for their sum (the acceptance
+/// rule is on the sum: under-provisioned minutes ≤ 1/3 of target tracking's, task-minutes
+/// ≤ 1.05×).
+pub fn comparison_table(rows: &[Comparison]) -> String {
+    let mut out = String::from(
+        "| trace | minutes | under-provisioned min (ours / TT) | task-minutes (ours / TT, Δ) | worst catch-up min (ours / TT) | scale actions (ours / TT) | without forecast: under-provisioned min, task-minutes |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut total = (0, 0, 0, 0, 0, 0, 0);
+    for c in rows {
+        let (o, t, w) = (&c.ours, &c.target_tracking, &c.without_forecast);
+        out.push_str(&format!(
+            "| {} | {} | {} / {} | {} / {} ({:+.1} %) | {} / {} | {} / {} | {}, {} |\n",
+            c.trace,
+            o.minutes,
+            o.under_provisioned_minutes,
+            t.under_provisioned_minutes,
+            o.task_minutes,
+            t.task_minutes,
+            delta_percent(o.task_minutes, t.task_minutes),
+            o.worst_catch_up_minutes,
+            t.worst_catch_up_minutes,
+            o.scale_actions,
+            t.scale_actions,
+            w.under_provisioned_minutes,
+            w.task_minutes,
+        ));
+        total.0 += o.minutes;
+        total.1 += o.under_provisioned_minutes;
+        total.2 += t.under_provisioned_minutes;
+        total.3 += o.task_minutes;
+        total.4 += t.task_minutes;
+        total.5 += w.under_provisioned_minutes;
+        total.6 += w.task_minutes;
     }
-
-    #[test]
-    fn parse_accepts_header_and_comments_and_names_bad_lines() {
-        assert_eq!(
-            parse_trace("# spike\nminute,requests\n0,5\n1,7\n"),
-            Ok(vec![5, 7])
-        );
-        let e = parse_trace("minute,requests\n0,5\n2,7\n").expect_err("invalid");
-        assert!(e.contains("line 3") && e.contains("out of order"), "{e}");
-        let e = parse_trace("0,-4\n").expect_err("invalid");
-        assert!(e.contains("line 1") && e.contains("-4"), "{e}");
-        let e = parse_trace("0,1,2\n").expect_err("invalid");
-        assert!(e.contains("expected `minute,requests`"), "{e}");
-        assert!(parse_trace("minute,requests\n").is_err());
+    if rows.len() > 1 {
+        let ratio = if total.2 == 0 {
+            0.0
+        } else {
+            total.1 as f64 / total.2 as f64
+        };
+        out.push_str(&format!(
+            "| **all ({} traces)** | {} | {} / {} ({ratio:.2}×) | {} / {} ({:+.1} %) | | | {}, {} |\n",
+            rows.len(),
+            total.0,
+            total.1,
+            total.2,
+            total.3,
+            total.4,
+            delta_percent(total.3, total.4),
+            total.5,
+            total.6,
+        ));
     }
+    out
+}
 
-    #[test]
-    fn ours_serves_a_step_two_minutes_after_it_is_published() {
-        let trace = step(50, 1_000, 10, 30);
-        let rows = simulate(&trace, SimPolicy::Ours, &Policy::default());
-        // minute 10 is seen at the start of minute 12, asked then, serving from minute 13
-        assert_eq!(rows[12].desired, 10);
-        assert_eq!(rows[12].serving, 1);
-        assert_eq!(rows[13].serving, 10);
-        let s = summarize(&rows, SimPolicy::Ours, &Policy::default());
-        assert_eq!(s.under_provisioned_minutes, 3, "{s:?}");
-        assert_eq!(s.worst_catch_up_minutes, 3);
-    }
-
-    #[test]
-    fn target_tracking_waits_for_three_datapoints() {
-        let trace = step(50, 1_000, 10, 40);
-        let rows = simulate(&trace, SimPolicy::TargetTracking, &Policy::default());
-        // datapoints 10, 11, 12 breach: seen at the start of minute 14, serving from 15
-        assert_eq!(rows[13].desired, 1);
-        assert_eq!(rows[14].desired, 10);
-        assert_eq!(rows[15].serving, 10);
-        let s = summarize(&rows, SimPolicy::TargetTracking, &Policy::default());
-        assert_eq!(s.under_provisioned_minutes, 5, "{s:?}");
-    }
-
-    #[test]
-    fn target_tracking_never_scales_in_at_zero_traffic_and_ours_does() {
-        let trace = step(600, 0, 10, 60);
-        let tt = simulate(&trace, SimPolicy::TargetTracking, &Policy::default());
-        assert_eq!(tt.last().map(|r| r.serving), Some(6));
-        let ours = simulate(&trace, SimPolicy::Ours, &Policy::default());
-        assert_eq!(ours.last().map(|r| r.serving), Some(1));
-        // the window (5 minutes) must be all zero, seen one minute late, then one more minute
-        let first_in = ours
-            .iter()
-            .position(|r| r.desired == 1)
-            .unwrap_or(usize::MAX);
-        assert_eq!(first_in, 10 + 5 + 1);
-    }
-
-    #[test]
-    fn scale_actions_and_task_minutes_add_up() {
-        let trace = vec![100; 10];
-        let rows = simulate(&trace, SimPolicy::Ours, &Policy::default());
-        let s = summarize(&rows, SimPolicy::Ours, &Policy::default());
-        assert_eq!(
-            (s.task_minutes, s.scale_actions, s.under_provisioned_minutes),
-            (10, 0, 0)
-        );
-        assert!(rows_csv(&rows).starts_with("minute,requests,desired,serving\n0,100,1,1\n"));
+/// `(ours / theirs - 1) × 100`, 0 when theirs is 0.
+pub fn delta_percent(ours: u64, theirs: u64) -> f64 {
+    if theirs == 0 {
+        0.0
+    } else {
+        (ours as f64 / theirs as f64 - 1.0) * 100.0
     }
 }

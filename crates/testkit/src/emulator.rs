@@ -6,9 +6,13 @@
 //! account, selected with moto's `x-moto-account-id` request header, which [`Emulator::sdk_config`]
 //! adds to every request through a wrapping HTTP client (handlers stay emulator-agnostic).
 //!
-//! The same wrapper fills, visibly and only in the harness, what moto's ECS cannot produce
-//! ([`EcsGaps`]): a stopped task's stop code, stop time and exit codes (moto's StopTask sets none),
-//! and a service whose running + pending count is below its desired count (moto keeps them equal).
+//! The same wrapper, visibly and only in the harness:
+//! * records every call ([`CallLog`]: account, service, operation, mutating or not);
+//! * translates CloudWatch's RPC-v2 CBOR (what the SDK speaks) to moto's JSON 1.0 and back
+//!   ([`crate::cloudwatch_cbor`]);
+//! * fills what moto's ECS cannot produce ([`EcsGaps`]): a stopped task's stop code, stop time and
+//!   exit codes (moto's StopTask sets none), and a service whose running + pending count is below
+//!   its desired count (moto keeps them equal).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -25,10 +29,14 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
 
 use crate::HarnessError;
+use crate::calls::{Call, CallLog, identify, is_read_only};
+use crate::cloudwatch_cbor;
 
 /// Region of every emulated world.
 pub const REGION: &str = "eu-west-1";
@@ -129,6 +137,11 @@ impl Emulator {
 
     /// As [`Emulator::sdk_config`], with ECS responses completed from `gaps`.
     pub fn sdk_config_with_gaps(&self, account: &str, gaps: EcsGaps) -> SdkConfig {
+        self.sdk_config_recording(account, gaps, CallLog::default())
+    }
+
+    /// As [`Emulator::sdk_config_with_gaps`], recording every call in `calls`.
+    pub fn sdk_config_recording(&self, account: &str, gaps: EcsGaps, calls: CallLog) -> SdkConfig {
         let https = phoenix_core::aws::https_client();
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -144,6 +157,7 @@ impl Emulator {
             .http_client(SharedHttpClient::new(AccountHeaderClient {
                 account: account.to_owned(),
                 gaps,
+                calls,
                 inner: https,
             }))
             .retry_config(phoenix_core::aws::retry_config())
@@ -268,11 +282,13 @@ impl EcsGaps {
     }
 }
 
-/// Adds `x-moto-account-id` to every request of the wrapped client, and completes ECS answers.
+/// Adds `x-moto-account-id` to every request of the wrapped client, records the call, translates
+/// CloudWatch CBOR, and completes ECS answers.
 #[derive(Debug)]
 struct AccountHeaderClient {
     account: String,
     gaps: EcsGaps,
+    calls: CallLog,
     inner: SharedHttpClient,
 }
 
@@ -285,6 +301,7 @@ impl HttpClient for AccountHeaderClient {
         SharedHttpConnector::new(AccountHeaderConnector {
             account: self.account.clone(),
             gaps: self.gaps.clone(),
+            calls: self.calls.clone(),
             inner: self.inner.http_connector(settings, components),
         })
     }
@@ -294,16 +311,121 @@ impl HttpClient for AccountHeaderClient {
 struct AccountHeaderConnector {
     account: String,
     gaps: EcsGaps,
+    calls: CallLog,
     inner: SharedHttpConnector,
 }
 
 const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
+
+/// Replaces a response's body (and its length).
+fn set_body(response: &mut HttpResponse, body: Vec<u8>) {
+    response
+        .headers_mut()
+        .insert("content-length", body.len().to_string());
+    *response.body_mut() = SdkBody::from(body);
+}
+
+async fn read_body(response: &mut HttpResponse) -> Vec<u8> {
+    let body = response.take_body();
+    aws_smithy_types::byte_stream::ByteStream::new(body)
+        .collect()
+        .await
+        .map(|b| b.into_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+/// Rewrites a CloudWatch RPC-v2 CBOR request into moto's JSON 1.0 (see [`cloudwatch_cbor`]).
+fn cbor_request_to_json(request: &mut HttpRequest, operation: &str) -> Result<(), String> {
+    let gzip = request.headers().get("content-encoding") == Some("gzip");
+    let body = request
+        .body()
+        .bytes()
+        .ok_or("a streaming CloudWatch request body")?;
+    let json = cloudwatch_cbor::request_to_json(body, gzip)?;
+    let uri = request.uri().to_owned();
+    let path = request.uri().split('?').next().unwrap_or_default();
+    let path = path
+        .find("/service/")
+        .map(|at| &path[at..])
+        .unwrap_or(path)
+        .to_owned();
+    request
+        .set_uri(uri.replacen(&path, "/", 1))
+        .map_err(|e| format!("rewriting {uri}: {e}"))?;
+    let headers = request.headers_mut();
+    for name in ["smithy-protocol", "content-encoding", "x-amzn-query-mode"] {
+        headers.remove(name);
+    }
+    headers.insert("accept", "application/json");
+    headers.insert("content-type", "application/x-amz-json-1.0");
+    headers.insert(
+        "x-amz-target",
+        format!("{}{operation}", cloudwatch_cbor::TARGET_PREFIX),
+    );
+    headers.insert("content-length", json.len().to_string());
+    *request.body_mut() = SdkBody::from(json);
+    Ok(())
+}
 
 impl HttpConnector for AccountHeaderConnector {
     fn call(&self, mut request: HttpRequest) -> HttpConnectorFuture {
         request
             .headers_mut()
             .insert(ACCOUNT_HEADER, self.account.clone());
+        let (service, operation) = {
+            let headers = request.headers();
+            identify(
+                request.method(),
+                request
+                    .uri()
+                    .split_once("://")
+                    .map_or(request.uri(), |(_, rest)| {
+                        rest.find('/').map_or("/", |at| &rest[at..])
+                    }),
+                &|name| headers.get(name).map(str::to_owned),
+                request.body().bytes(),
+            )
+        };
+        self.calls.record(Call {
+            account: self.account.clone(),
+            mutating: !is_read_only(&service, &operation),
+            service,
+            operation,
+        });
+
+        // CloudWatch: CBOR in, JSON to moto, CBOR back.
+        let path = request
+            .uri()
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_owned()))
+            .unwrap_or_default();
+        if let Some(operation) =
+            cloudwatch_cbor::cbor_operation(&path, request.headers().get("smithy-protocol"))
+        {
+            if let Err(e) = cbor_request_to_json(&mut request, &operation) {
+                let answer = cloudwatch_cbor::answer_to_cbor(&operation, 400, None, e.as_bytes());
+                return HttpConnectorFuture::ready(cbor_response(answer));
+            }
+            let pending = self.inner.call(request);
+            return HttpConnectorFuture::new(async move {
+                let mut response = pending.await?;
+                let body = read_body(&mut response).await;
+                let answer = cloudwatch_cbor::answer_to_cbor(
+                    &operation,
+                    response.status().as_u16(),
+                    response.headers().get("x-amzn-query-error"),
+                    &body,
+                );
+                let mut translated = cbor_response(answer)?;
+                if let Some(id) = response.headers().get("x-amzn-requestid") {
+                    translated
+                        .headers_mut()
+                        .insert("x-amzn-requestid", id.to_owned());
+                }
+                Ok(translated)
+            });
+        }
+
         let operation = request
             .headers()
             .get("x-amz-target")
@@ -316,21 +438,29 @@ impl HttpConnector for AccountHeaderConnector {
                 let gaps = self.gaps.clone();
                 HttpConnectorFuture::new(async move {
                     let mut response = pending.await?;
-                    let body = response.take_body();
-                    let bytes = aws_smithy_types::byte_stream::ByteStream::new(body)
-                        .collect()
-                        .await
-                        .map(|b| b.into_bytes().to_vec())
-                        .unwrap_or_default();
+                    let bytes = read_body(&mut response).await;
                     let completed = gaps.complete(&operation, &bytes).unwrap_or(bytes);
-                    response
-                        .headers_mut()
-                        .insert("content-length", completed.len().to_string());
-                    *response.body_mut() = aws_smithy_types::body::SdkBody::from(completed);
+                    set_body(&mut response, completed);
                     Ok(response)
                 })
             }
             _ => pending,
         }
     }
+}
+
+/// An HTTP answer in RPC-v2 CBOR.
+fn cbor_response(answer: cloudwatch_cbor::CborAnswer) -> Result<HttpResponse, ConnectorError> {
+    let mut builder = hyper::Response::builder()
+        .status(answer.status)
+        .header("smithy-protocol", "rpc-v2-cbor")
+        .header("content-type", "application/cbor")
+        .header("content-length", answer.body.len().to_string());
+    if let Some(query_error) = answer.query_error {
+        builder = builder.header("x-amzn-query-error", query_error);
+    }
+    builder
+        .body(SdkBody::from(answer.body))
+        .map_err(|e| ConnectorError::other(e.into(), None))
+        .and_then(|r| HttpResponse::try_from(r).map_err(|e| ConnectorError::other(e.into(), None)))
 }

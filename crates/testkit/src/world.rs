@@ -11,27 +11,36 @@
 //!   service's group (`service:NAME`), as ECS would, and the service's counts are set with
 //!   UpdateService (moto moves `runningCount` only there).
 //! * moto's ECS container definitions need `cpu` and `memory` (RunTask fails without them).
+//!
+//! Split by concern: `ecs` (task definitions, tasks, stops as ECS reports them), `publish`
+//! (topics and the SQS taps that read what was published), `data` (logs, bucket rule, ledger,
+//! metrics).
+
+mod data;
+mod ecs;
+mod publish;
 
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::Filter;
-use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, LoadBalancer,
-    LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping, Tag as EcsTag,
-};
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum,
-};
-use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration,
-    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_ecs::types::{AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use chrono::{DateTime, Utc};
 
+pub use data::{seven_day_rule, write_log_lines};
+pub use ecs::StopScenario;
+pub use publish::{Published, as_sns_event, read_tap};
+
 use crate::HarnessError;
+use crate::calls::CallLog;
 use crate::emulator::{EcsGaps, Emulator, REGION};
+use crate::query::{QueryClient, first_xml_value, xml_values};
+use data::create_ledger;
+use ecs::{register_family, run_task};
+use publish::{create_topic, tap};
+
+/// The query parameter names of a load balancer's (first two) subnets.
+const SUBNET_MEMBERS: [&str; 2] = ["Subnets.member.1", "Subnets.member.2"];
 
 /// Names of the world (they match the SAM template's defaults).
 pub const CLUSTER: &str = "phoenix-cluster";
@@ -46,6 +55,13 @@ pub const DOCDB_CLUSTER: &str = "phoenix-docdb";
 pub const ALB: &str = "phoenix-alb";
 pub const TARGET_GROUP: &str = "phoenix-tg";
 pub const SLACK_SECRET: &str = "phoenix/slack-webhook";
+/// The idempotency ledger (issue 15): partition key `pk` (S), no sort key, on demand, TTL on
+/// `expires_at` (epoch seconds).
+pub const LEDGER_TABLE: &str = "phoenix-ledger";
+/// The ledger's partition key (a string).
+pub const LEDGER_KEY: &str = "pk";
+/// The ledger's TTL attribute (epoch seconds, a number).
+pub const LEDGER_TTL_ATTRIBUTE: &str = "expires_at";
 /// Where the backup writes exported logs (expired after 7 days by the bucket's rule).
 pub const EXPORT_PREFIX: &str = "logs";
 
@@ -104,6 +120,10 @@ pub struct World {
     pub alerts_queue_url: String,
     pub oncall_queue_url: String,
     pub slack_secret_arn: String,
+    /// The idempotency ledger table ([`LEDGER_TABLE`]).
+    pub ledger_table: String,
+    /// Every call made through `sdk` (and the seeding's own): see [`World::calls`].
+    calls: CallLog,
 }
 
 fn fail(what: &str, err: impl std::fmt::Display) -> HarnessError {
@@ -143,9 +163,8 @@ impl World {
     /// Seeds the world in `spec.account` of the emulator.
     pub async fn seed(emulator: &Emulator, spec: &WorldSpec) -> Result<World, HarnessError> {
         let gaps = EcsGaps::default();
-        let sdk = emulator.sdk_config_with_gaps(&spec.account, gaps.clone());
-        let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let calls = CallLog::default();
+        let sdk = emulator.sdk_config_recording(&spec.account, gaps.clone(), calls.clone());
         let ecs = aws_sdk_ecs::Client::new(&sdk);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let docdb = aws_sdk_docdb::Client::new(&sdk);
@@ -153,87 +172,90 @@ impl World {
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
 
-        // --- network: moto's default VPC and its subnets, plus the tasks' security group
+        // --- network and load balancer: through the small query client (no EC2/ELBv2 SDK)
+        let ec2 = QueryClient::ec2(emulator.url(), &spec.account, calls.clone());
+        let elb = QueryClient::elbv2(emulator.url(), &spec.account, calls.clone());
         let vpcs = ec2
-            .describe_vpcs()
-            .filters(Filter::builder().name("is-default").values("true").build())
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ec2:DescribeVpcs", e))?;
-        let vpc_id = vpcs
-            .vpcs()
-            .first()
-            .and_then(|v| v.vpc_id())
-            .ok_or_else(|| fail("ec2:DescribeVpcs", "no default VPC"))?
-            .to_owned();
-        let subnets: Vec<String> = ec2
-            .describe_subnets()
-            .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ec2:DescribeSubnets", e))?
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_id().map(str::to_owned))
-            .take(2)
-            .collect();
-        let security_group = ec2
-            .create_security_group()
-            .group_name("phoenix-tasks")
-            .description("Phoenix tasks")
-            .vpc_id(&vpc_id)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ec2:CreateSecurityGroup", e))?
-            .group_id()
-            .unwrap_or_default()
-            .to_owned();
-
-        // --- ALB and target group
-        let load_balancer_arn = elb
-            .create_load_balancer()
-            .name(ALB)
-            .r#type(LoadBalancerTypeEnum::Application)
-            .set_subnets(Some(subnets.clone()))
-            .security_groups(&security_group)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("elbv2:CreateLoadBalancer", e))?
-            .load_balancers()
-            .first()
-            .and_then(|lb| lb.load_balancer_arn())
-            .unwrap_or_default()
-            .to_owned();
-        let target_group_arn = elb
-            .create_target_group()
-            .name(TARGET_GROUP)
-            .protocol(ProtocolEnum::Http)
-            .port(3000)
-            .vpc_id(&vpc_id)
-            .target_type(TargetTypeEnum::Ip)
-            .health_check_path("/")
-            .send()
-            .await
-            .map_err(|e| sdk_fail("elbv2:CreateTargetGroup", e))?
-            .target_groups()
-            .first()
-            .and_then(|tg| tg.target_group_arn())
-            .unwrap_or_default()
-            .to_owned();
-        elb.create_listener()
-            .load_balancer_arn(&load_balancer_arn)
-            .protocol(ProtocolEnum::Http)
-            .port(80)
-            .default_actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .target_group_arn(&target_group_arn)
-                    .build(),
+            .call(
+                "DescribeVpcs",
+                &[
+                    ("Filter.1.Name", "is-default"),
+                    ("Filter.1.Value.1", "true"),
+                ],
             )
-            .send()
-            .await
-            .map_err(|e| sdk_fail("elbv2:CreateListener", e))?;
+            .await?;
+        let vpc_id = first_xml_value(&vpcs, "vpcId", "ec2:DescribeVpcs (default VPC)")?;
+        let subnets: Vec<String> = xml_values(
+            &ec2.call(
+                "DescribeSubnets",
+                &[("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", &vpc_id)],
+            )
+            .await?,
+            "subnetId",
+        )
+        .into_iter()
+        .take(2)
+        .collect();
+        if subnets.is_empty() {
+            return Err(fail("ec2:DescribeSubnets", "the default VPC has no subnet"));
+        }
+        let security_group = first_xml_value(
+            &ec2.call(
+                "CreateSecurityGroup",
+                &[
+                    ("GroupName", "phoenix-tasks"),
+                    ("GroupDescription", "Phoenix tasks"),
+                    ("VpcId", &vpc_id),
+                ],
+            )
+            .await?,
+            "groupId",
+            "ec2:CreateSecurityGroup",
+        )?;
+        let mut lb_params = vec![
+            ("Name", ALB.to_owned()),
+            ("Type", "application".to_owned()),
+            ("SecurityGroups.member.1", security_group.clone()),
+        ];
+        for (i, subnet) in subnets.iter().enumerate() {
+            lb_params.push((SUBNET_MEMBERS[i.min(1)], subnet.clone()));
+        }
+        let lb_params: Vec<(&str, &str)> =
+            lb_params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let load_balancer_arn = first_xml_value(
+            &elb.call("CreateLoadBalancer", &lb_params).await?,
+            "LoadBalancerArn",
+            "elbv2:CreateLoadBalancer",
+        )?;
+        let target_group_arn = first_xml_value(
+            &elb.call(
+                "CreateTargetGroup",
+                &[
+                    ("Name", TARGET_GROUP),
+                    ("Protocol", "HTTP"),
+                    ("Port", "3000"),
+                    ("VpcId", &vpc_id),
+                    ("TargetType", "ip"),
+                    ("HealthCheckPath", "/"),
+                ],
+            )
+            .await?,
+            "TargetGroupArn",
+            "elbv2:CreateTargetGroup",
+        )?;
+        elb.call(
+            "CreateListener",
+            &[
+                ("LoadBalancerArn", &load_balancer_arn),
+                ("Protocol", "HTTP"),
+                ("Port", "80"),
+                ("DefaultActions.member.1.Type", "forward"),
+                ("DefaultActions.member.1.TargetGroupArn", &target_group_arn),
+            ],
+        )
+        .await?;
 
         // --- ECS
         let cluster_arn = ecs
@@ -388,6 +410,9 @@ impl World {
             .unwrap_or_default()
             .to_owned();
 
+        // --- the idempotency ledger
+        let ledger_table = create_ledger(&dynamodb).await?;
+
         Ok(World {
             account: spec.account.clone(),
             region: REGION.to_owned(),
@@ -412,7 +437,15 @@ impl World {
             alerts_queue_url,
             oncall_queue_url,
             slack_secret_arn,
+            ledger_table,
+            calls,
         })
+    }
+
+    /// The record of every AWS call made through this world's `sdk` (seeding included): take a
+    /// [`crate::Mark`] after seeding and assert on [`CallLog::since`] it.
+    pub fn calls(&self) -> &CallLog {
+        &self.calls
     }
 
     /// Every function's configuration for this world, as the template would set it. Each
@@ -441,6 +474,9 @@ impl World {
             ("EXPORT_PREFIX", EXPORT_PREFIX.to_owned()),
             // Exports are immediate in the emulator; real AWS needs hours (template default).
             ("EXPORT_LAG_HOURS", "0".to_owned()),
+            ("LEDGER_TABLE", self.ledger_table.clone()),
+            // daily-digest reads the functions' Outcome lines from here
+            ("FUNCTION_LOG_GROUPS", CONTROL_PLANE_LOG_GROUP.to_owned()),
         ];
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
@@ -458,261 +494,6 @@ impl World {
         }
         out
     }
-}
-
-async fn register_family(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<String, HarnessError> {
-    let log = LogConfiguration::builder()
-        .log_driver(LogDriver::Awslogs)
-        .options("awslogs-group", APP_LOG_GROUP)
-        .options("awslogs-region", REGION)
-        .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
-        .build()
-        .map_err(|e| fail("log configuration", e))?;
-    ecs.register_task_definition()
-        .family(family)
-        .requires_compatibilities(Compatibility::Fargate)
-        .network_mode(NetworkMode::Awsvpc)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name(CONTAINER)
-                .image("111122223333.dkr.ecr.eu-west-1.amazonaws.com/phoenix:1.4.2")
-                .essential(true)
-                // moto needs both to run a task.
-                .cpu(256)
-                .memory(512)
-                .port_mappings(PortMapping::builder().container_port(3000).build())
-                .log_configuration(log)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| sdk_fail("ecs:RegisterTaskDefinition", e))?
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .map(str::to_owned)
-        .ok_or_else(|| fail("ecs:RegisterTaskDefinition", "no ARN"))
-}
-
-async fn run_task(
-    ecs: &aws_sdk_ecs::Client,
-    task_definition: &str,
-    network: &NetworkConfiguration,
-    group: Option<&str>,
-    started_by: &str,
-) -> Result<String, HarnessError> {
-    ecs.run_task()
-        .cluster(CLUSTER)
-        .task_definition(task_definition)
-        .launch_type(LaunchType::Fargate)
-        .network_configuration(network.clone())
-        .set_group(group.map(str::to_owned))
-        .started_by(started_by)
-        .tags(EcsTag::builder().key("app").value("phoenix").build())
-        .send()
-        .await
-        .map_err(|e| sdk_fail("ecs:RunTask", e))?
-        .tasks()
-        .first()
-        .and_then(|t| t.task_arn())
-        .map(str::to_owned)
-        .ok_or_else(|| fail("ecs:RunTask", "no task started"))
-}
-
-/// Writes log lines to a stream (created if needed), one second apart, ending at `end`.
-pub async fn write_log_lines(
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    group: &str,
-    stream: &str,
-    lines: &[String],
-    end: DateTime<Utc>,
-) -> Result<(), HarnessError> {
-    let created = logs
-        .create_log_stream()
-        .log_group_name(group)
-        .log_stream_name(stream)
-        .send()
-        .await;
-    if let Err(e) = created {
-        let exists = e
-            .as_service_error()
-            .is_some_and(|s| s.is_resource_already_exists_exception());
-        if !exists {
-            return Err(sdk_fail("logs:CreateLogStream", e));
-        }
-    }
-    let start = end.timestamp_millis() - 1000 * i64::try_from(lines.len()).unwrap_or(0);
-    let events: Vec<_> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(start + 1000 * i64::try_from(i).unwrap_or(0))
-                .message(line)
-                .build()
-                .map_err(|e| fail("log event", e))
-        })
-        .collect::<Result<_, _>>()?;
-    if events.is_empty() {
-        return Ok(());
-    }
-    logs.put_log_events()
-        .log_group_name(group)
-        .log_stream_name(stream)
-        .set_log_events(Some(events))
-        .send()
-        .await
-        .map_err(|e| sdk_fail("logs:PutLogEvents", e))?;
-    Ok(())
-}
-
-/// Exported logs expire after 7 days; nothing else in the bucket does.
-pub fn seven_day_rule() -> Result<BucketLifecycleConfiguration, HarnessError> {
-    BucketLifecycleConfiguration::builder()
-        .rules(
-            LifecycleRule::builder()
-                .id("expire-log-exports-after-7-days")
-                .status(ExpirationStatus::Enabled)
-                .filter(
-                    LifecycleRuleFilter::builder()
-                        .prefix(format!("{EXPORT_PREFIX}/"))
-                        .build(),
-                )
-                .expiration(LifecycleExpiration::builder().days(7).build())
-                .build()
-                .map_err(|e| fail("lifecycle rule", e))?,
-        )
-        .build()
-        .map_err(|e| fail("lifecycle configuration", e))
-}
-
-async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<String, HarnessError> {
-    sns.create_topic()
-        .name(name)
-        .send()
-        .await
-        .map_err(|e| sdk_fail("sns:CreateTopic", e))?
-        .topic_arn()
-        .map(str::to_owned)
-        .ok_or_else(|| fail("sns:CreateTopic", "no ARN"))
-}
-
-async fn tap(
-    sns: &aws_sdk_sns::Client,
-    sqs: &aws_sdk_sqs::Client,
-    topic_arn: &str,
-    queue: &str,
-) -> Result<String, HarnessError> {
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(queue)
-        .send()
-        .await
-        .map_err(|e| sdk_fail("sqs:CreateQueue", e))?
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| sdk_fail("sqs:GetQueueAttributes", e))?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default();
-    sns.subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .map_err(|e| sdk_fail("sns:Subscribe", e))?;
-    Ok(queue_url)
-}
-
-/// One message an SNS topic delivered to its tap queue (the SNS JSON envelope, unwrapped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    pub message_id: String,
-    pub subject: Option<String>,
-    pub message: String,
-    pub timestamp: String,
-}
-
-/// Reads (and deletes) what reached a tap queue, waiting up to `wait_secs` for the first.
-pub async fn read_tap(
-    sdk: &SdkConfig,
-    queue_url: &str,
-    wait_secs: i32,
-) -> Result<Vec<Published>, HarnessError> {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let mut out = Vec::new();
-    let mut wait = wait_secs;
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("sqs:ReceiveMessage", e))?;
-        let messages = received.messages();
-        if messages.is_empty() {
-            return Ok(out);
-        }
-        for message in messages {
-            let body: serde_json::Value =
-                serde_json::from_str(message.body().unwrap_or("{}")).unwrap_or_default();
-            out.push(Published {
-                message_id: body["MessageId"].as_str().unwrap_or_default().to_owned(),
-                subject: body["Subject"].as_str().map(str::to_owned),
-                message: body["Message"].as_str().unwrap_or_default().to_owned(),
-                timestamp: body["Timestamp"].as_str().unwrap_or_default().to_owned(),
-            });
-            if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_fail("sqs:DeleteMessage", e))?;
-            }
-        }
-        wait = 0;
-    }
-}
-
-/// The same delivery wrapped as Lambda receives it from an SNS subscription.
-pub fn as_sns_event(topic_arn: &str, published: &[Published]) -> serde_json::Value {
-    let records: Vec<serde_json::Value> = published
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": format!("{topic_arn}:00000000-0000-0000-0000-000000000000"),
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": p.message_id,
-                    "TopicArn": topic_arn,
-                    "Subject": p.subject,
-                    "Message": p.message,
-                    "Timestamp": p.timestamp,
-                    "SignatureVersion": "1",
-                    "Signature": "EXAMPLE",
-                    "SigningCertUrl": "https://sns.eu-west-1.amazonaws.com/cert.pem",
-                    "UnsubscribeUrl": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
-                    "MessageAttributes": {}
-                }
-            })
-        })
-        .collect();
-    serde_json::json!({ "Records": records })
 }
 
 #[cfg(test)]
@@ -737,208 +518,5 @@ mod tests {
             task_id("arn:aws:ecs:eu-west-1:1:task/phoenix-cluster/abc"),
             "abc"
         );
-    }
-}
-
-/// How the harness stops a task: what real ECS would report for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopScenario {
-    /// The essential container exits with this code (Phoenix's `GET /crash` exits 1).
-    Crash { exit_code: i32 },
-    /// Killed for memory.
-    OutOfMemory,
-    /// The ALB's health checks failed; the scheduler replaced it.
-    ElbHealthCheck,
-    /// Scale-in or deployment.
-    ScaleIn,
-    /// StopTask by a person.
-    UserStop,
-}
-
-impl StopScenario {
-    fn facts(&self, at: DateTime<Utc>) -> crate::emulator::StoppedTaskFacts {
-        let (stop_code, reason, exit_code, container_reason) = match self {
-            Self::Crash { exit_code } => (
-                "EssentialContainerExited",
-                "Essential container in task exited".to_owned(),
-                Some(*exit_code),
-                None,
-            ),
-            Self::OutOfMemory => (
-                "EssentialContainerExited",
-                "Essential container in task exited".to_owned(),
-                Some(137),
-                Some("OutOfMemoryError: Container killed due to memory usage".to_owned()),
-            ),
-            Self::ElbHealthCheck => (
-                "ServiceSchedulerInitiated",
-                format!("Task failed ELB health checks in (target-group {TARGET_GROUP})"),
-                Some(137),
-                None,
-            ),
-            Self::ScaleIn => (
-                "ServiceSchedulerInitiated",
-                "Scaling activity initiated by (deployment ecs-svc/5418839201746652011)".to_owned(),
-                Some(0),
-                None,
-            ),
-            Self::UserStop => (
-                "UserInitiated",
-                "Task stopped by user".to_owned(),
-                Some(137),
-                None,
-            ),
-        };
-        crate::emulator::StoppedTaskFacts {
-            stop_code: stop_code.to_owned(),
-            stopped_reason: reason,
-            stopped_at: at,
-            exit_code,
-            container_reason,
-        }
-    }
-}
-
-impl World {
-    /// Stops a running task in the emulator as ECS would in this scenario, records what moto
-    /// cannot report (stop code, stop time, exit codes: see [`EcsGaps`]), and returns the
-    /// `ECS Task State Change` event ECS would send, shaped like `events/ecs-task-stopped-*.json`.
-    pub async fn stop_task_as(
-        &self,
-        task_arn: &str,
-        scenario: &StopScenario,
-        at: DateTime<Utc>,
-        event_id: &str,
-    ) -> Result<serde_json::Value, HarnessError> {
-        let ecs = aws_sdk_ecs::Client::new(&self.sdk);
-        let facts = scenario.facts(at);
-        ecs.stop_task()
-            .cluster(CLUSTER)
-            .task(task_arn)
-            .reason(&facts.stopped_reason)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ecs:StopTask", e))?;
-        self.gaps.task_stopped(task_arn, facts.clone());
-        let described = ecs
-            .describe_tasks()
-            .cluster(CLUSTER)
-            .tasks(task_arn)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("ecs:DescribeTasks", e))?;
-        let task = described
-            .tasks()
-            .first()
-            .ok_or_else(|| fail("ecs:DescribeTasks", format!("task {task_arn} not found")))?;
-        let mut event = crate::fixtures::try_fixture("ecs-task-stopped-crash.json")?;
-        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        event["id"] = event_id.into();
-        event["account"] = self.account.clone().into();
-        event["region"] = self.region.clone().into();
-        event["time"] = time(at).into();
-        event["resources"] = serde_json::json!([task_arn]);
-        let detail = &mut event["detail"];
-        detail["clusterArn"] = self.cluster_arn.clone().into();
-        detail["taskArn"] = task_arn.into();
-        detail["group"] = task.group().unwrap_or_default().into();
-        detail["startedBy"] = task.started_by().unwrap_or_default().into();
-        detail["taskDefinitionArn"] = task.task_definition_arn().unwrap_or_default().into();
-        detail["stopCode"] = facts.stop_code.clone().into();
-        detail["stoppedReason"] = facts.stopped_reason.clone().into();
-        detail["startedAt"] = time(at - chrono::Duration::minutes(42)).into();
-        detail["stoppingAt"] = time(at).into();
-        detail["executionStoppedAt"] = time(at).into();
-        detail["stoppedAt"] = time(at).into();
-        detail["updatedAt"] = time(at).into();
-        detail["version"] = 5.into();
-        if let Some(container) = detail["containers"].get_mut(0) {
-            container["taskArn"] = task_arn.into();
-            container["exitCode"] = facts.exit_code.into();
-            if let Some(reason) = &facts.container_reason {
-                container["reason"] = reason.clone().into();
-            }
-        }
-        Ok(event)
-    }
-
-    /// Starts one more task like the seeded ones (service group or the worker family).
-    pub async fn start_task(&self, service: bool) -> Result<String, HarnessError> {
-        let ecs = aws_sdk_ecs::Client::new(&self.sdk);
-        let network = NetworkConfiguration::builder()
-            .awsvpc_configuration(
-                AwsVpcConfiguration::builder()
-                    .set_subnets(Some(self.subnets.clone()))
-                    .security_groups(&self.security_group)
-                    .build()
-                    .map_err(|e| fail("awsvpc configuration", e))?,
-            )
-            .build();
-        if service {
-            run_task(
-                &ecs,
-                &self.app_task_definition_arn,
-                &network,
-                Some(&format!("service:{SERVICE}")),
-                "ecs-svc/5418839201746652011",
-            )
-            .await
-        } else {
-            run_task(
-                &ecs,
-                &self.worker_task_definition_arn,
-                &network,
-                None,
-                "worker-scheduler",
-            )
-            .await
-        }
-    }
-}
-
-impl World {
-    /// Publishes the ALB's `RequestCount` for the service's target group, one datapoint per
-    /// minute starting at `first_minute` (a 0 publishes nothing, as the ALB does without traffic).
-    pub async fn put_requests(
-        &self,
-        first_minute: DateTime<Utc>,
-        per_minute: &[u64],
-    ) -> Result<(), HarnessError> {
-        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-        let cloudwatch = aws_sdk_cloudwatch::Client::new(&self.sdk);
-        let dimension =
-            |name: &str, value: String| Dimension::builder().name(name).value(value).build();
-        let data: Vec<MetricDatum> = per_minute
-            .iter()
-            .enumerate()
-            .filter(|(_, count)| **count > 0)
-            .map(|(i, count)| {
-                let at = first_minute + chrono::Duration::minutes(i as i64);
-                MetricDatum::builder()
-                    .metric_name("RequestCount")
-                    .dimensions(dimension(
-                        "LoadBalancer",
-                        metric_dimension(&self.load_balancer_arn),
-                    ))
-                    .dimensions(dimension(
-                        "TargetGroup",
-                        metric_dimension(&self.target_group_arn),
-                    ))
-                    .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
-                    .unit(StandardUnit::Count)
-                    .value(*count as f64)
-                    .build()
-            })
-            .collect();
-        for chunk in data.chunks(500) {
-            cloudwatch
-                .put_metric_data()
-                .namespace("AWS/ApplicationELB")
-                .set_metric_data(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| sdk_fail("cloudwatch:PutMetricData", e))?;
-        }
-        Ok(())
     }
 }

@@ -1,7 +1,9 @@
 //! The alarm-notifier act: `GET /generatecert` burns CPU, the `phoenix-cpu-high` alarm goes to
-//! ALARM and its action publishes to `alerts`; the notifier posts it to Slack and sends the text
-//! to `oncall`. The same delivery again is collapsed. CPU comes back down, the alarm returns to
-//! OK, and the recovery says how long the alarm lasted.
+//! ALARM and its action publishes to `alerts`; the notifier posts it to Slack (with a button to
+//! the dashboard) and sends the text to `oncall`. SNS delivers the same message again, to
+//! another container: the ledger (`LEDGER_TABLE`) collapses it. CPU comes back down, the alarm
+//! returns to OK, and the recovery — handled by that other container — says how long the alarm
+//! lasted (the ledger remembers when it began).
 //!
 //! Emulator gap, filled here visibly: moto never evaluates alarms and SetAlarmState publishes
 //! nothing, so the act publishes the alarm action's message (shaped like
@@ -83,9 +85,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Like [`Stage::relay_alerts`], with one notifier for the whole act (a warm container: it
-/// remembers what it delivered and when the alarm began). Returns the SNS event relayed and the
-/// new Slack messages.
+/// Like [`Stage::relay_alerts`], through the given notifier (one container; what was delivered
+/// and when the alarm began are in the ledger, shared by every container). Returns the SNS
+/// event relayed and the new Slack messages.
 async fn relay(
     stage: &mut Stage,
     notifier: &AlarmNotifier,
@@ -131,9 +133,15 @@ async fn oncall_subjects(stage: &Stage) -> Vec<String> {
 pub async fn act(stage: &mut Stage) {
     stage.act("alarm-notifier");
     stage.say("scenario: /generatecert burns CPU, the CPU alarm fires, then CPU recovers");
-    let notifier = match stage.function::<AlarmNotifier>(&[]) {
-        Ok(f) => f,
-        Err(e) => return stage.check("alarm-notifier starts", false, e),
+    let dashboard = phoenix_core::console::dashboard(&stage.world.region, "phoenix-ops-phoenix");
+    let overrides = [("DASHBOARD_URL", dashboard.as_str())];
+    // Two containers of the notifier, as Lambda may run them.
+    let (notifier, other) = match (
+        stage.function::<AlarmNotifier>(&overrides),
+        stage.function::<AlarmNotifier>(&overrides),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return stage.check("alarm-notifier starts", false, e),
     };
     // Whatever earlier acts sent to on-call is not this act's business.
     let _ = oncall_subjects(stage).await;
@@ -165,9 +173,10 @@ pub async fn act(stage: &mut Stage) {
     let fired = slack.len() == 1
         && slack[0].answered == 200
         && header(&slack[0]) == format!("🔴 ALARM: {ALARM}")
-        && slack[0].body.contains("93.4% &gt; 80%");
+        && slack[0].body.contains("93.4% &gt; 80%")
+        && slack[0].body.contains(&dashboard);
     stage.check(
-        "the CPU alarm reaches Slack once, value against threshold",
+        "the CPU alarm reaches Slack once, value against threshold, dashboard button",
         fired,
         format!("{} Slack message(s)", slack.len()),
     );
@@ -178,13 +187,18 @@ pub async fn act(stage: &mut Stage) {
         format!("oncall subjects {subjects:?}"),
     );
 
-    // 2. SNS delivers the same message again (at-least-once): collapsed.
-    stage.say("SNS delivers the same message a second time");
-    let (_, again) = relay(stage, &notifier, Some(alarm_event)).await;
+    // 2. SNS delivers the same message again (at-least-once), to another container: collapsed.
+    stage.say("SNS delivers the same message a second time, to another container");
+    let (_, again) = relay(stage, &other, Some(alarm_event)).await;
+    let subjects = oncall_subjects(stage).await;
     stage.check(
-        "a repeated delivery is collapsed (no second Slack post)",
-        again.is_empty(),
-        format!("{} new Slack message(s)", again.len()),
+        "a repeated delivery in another container is collapsed (no second post, no second page)",
+        again.is_empty() && subjects.is_empty(),
+        format!(
+            "{} new Slack message(s), {} new page(s)",
+            again.len(),
+            subjects.len()
+        ),
     );
 
     // 3. CPU recovers: OK, with how long the alarm lasted.
@@ -199,7 +213,7 @@ pub async fn act(stage: &mut Stage) {
     {
         return stage.check("the OK is published", false, "SNS publish failed");
     }
-    let (_, slack) = relay(stage, &notifier, None).await;
+    let (_, slack) = relay(stage, &other, None).await;
     let lasted = format!(
         "alarm lasted {}",
         phoenix_core::text::human_duration(stage.clock - fired_at)
@@ -208,7 +222,7 @@ pub async fn act(stage: &mut Stage) {
         && header(&slack[0]) == format!("✅ OK: {ALARM}")
         && slack[0].body.contains(&lasted);
     stage.check(
-        "the recovery to OK reaches Slack with how long the alarm lasted",
+        "the recovery (another container) reaches Slack with how long the alarm lasted",
         recovered,
         format!("{} Slack message(s), expected \"{lasted}\"", slack.len()),
     );

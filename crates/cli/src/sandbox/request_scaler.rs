@@ -1,6 +1,7 @@
 //! The request-scaler act: steady traffic at 50 requests/min, a spike to 1,200 (more than the
 //! maximum of 10 tasks can serve), then no traffic at all. The real scaler reads the emulator's
-//! CloudWatch each minute and sets the service's desiredCount; every action reaches Slack.
+//! CloudWatch each minute and sets the service's desiredCount; every action reaches Slack. When
+//! traffic stops, capacity is held for half an hour (it often comes back), then released.
 
 use std::time::Duration;
 
@@ -52,7 +53,7 @@ pub async fn act(stage: &mut Stage) {
         Err(e) => return stage.check("request-scaler starts", false, e),
     };
     let minute = chrono::Duration::minutes(1);
-    let start = ::request_scaler::observe::minute_of(stage.clock);
+    let start = ::request_scaler::history::minute_of(stage.clock);
 
     // 1. Steady, light traffic for the last eight minutes: two tasks are one too many.
     if let Err(e) = stage.world.put_requests(start - minute * 8, &[50; 8]).await {
@@ -94,15 +95,15 @@ pub async fn act(stage: &mut Stage) {
     stage.say("traffic stops: the ALB publishes no RequestCount datapoints (target tracking would never scale in now)");
     let early = evaluate(stage, &scaler, 4).await;
     stage.check(
-        "no scale-in before the 5-minute window is quiet",
+        "traffic that just stopped keeps its capacity (it often comes back)",
         early == Some(10),
         format!("desiredCount {early:?}"),
     );
-    stage.advance(Duration::from_secs(180));
-    stage.say("five quiet minutes");
+    stage.advance(Duration::from_secs(30 * 60));
+    stage.say("half an hour without a single request");
     let after = evaluate(stage, &scaler, 5).await;
     stage.check(
-        "zero traffic scales back in to the minimum",
+        "zero traffic for half an hour scales back in to the minimum",
         after == Some(1),
         format!("desiredCount {after:?}"),
     );
