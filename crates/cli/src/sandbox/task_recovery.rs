@@ -218,8 +218,8 @@ pub async fn act(stage: &mut Stage) {
                 decision == "start-replacement" && replacement.is_some(),
                 format!("decision {decision}, replacement {replacement:?}"),
             );
-            // Another container is another Lambda invocation: another request id (the stage's
-            // own runs all say "local", which the ledger would take for one invocation retrying).
+            // Another container is another Lambda invocation, with its own request id (the
+            // stage's runs all say "local": to the ledger, one invocation and its retries).
             stage.say("EventBridge delivers the same event again, to another container");
             let invocation =
                 Invocation::new(event, stage.clock).request_id("sandbox-second-container");
