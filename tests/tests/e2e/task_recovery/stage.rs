@@ -17,49 +17,6 @@ pub fn t0() -> DateTime<Utc> {
         .expect("valid")
 }
 
-/// A gap filled here, visibly: when a task of a steady service dies, ECS keeps the service's
-/// completed rollout `COMPLETED`. moto fixes `rolloutState` when the service is created (running 0,
-/// so `IN_PROGRESS` for ever) and the test kit shows it settled only while the counts are full, so
-/// a service short of tasks would always look like "a deployment is rolling out" and the forced
-/// deployment could never be shown. This interceptor on the handler's ECS client shows the
-/// rollout as ECS does. (The test kit's gap filler is the better home: see the report.)
-#[derive(Debug)]
-struct SettledRollout;
-
-impl aws_sdk_ecs::config::Intercept for SettledRollout {
-    fn name(&self) -> &'static str {
-        "SettledRollout"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut aws_sdk_ecs::config::interceptors::BeforeDeserializationInterceptorContextMut<
-            '_,
-        >,
-        _components: &aws_sdk_ecs::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_ecs::config::ConfigBag,
-    ) -> Result<(), aws_sdk_ecs::error::BoxError> {
-        let response = context.response_mut();
-        let Some(mut json) = response
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-        else {
-            return Ok(());
-        };
-        let Some(services) = json.get_mut("services").and_then(Value::as_array_mut) else {
-            return Ok(());
-        };
-        for service in services {
-            for deployment in service["deployments"].as_array_mut().into_iter().flatten() {
-                deployment["rolloutState"] = json!("COMPLETED");
-            }
-        }
-        *response.body_mut() = serde_json::to_vec(&json)?.into();
-        Ok(())
-    }
-}
-
 /// The ledger table's name as the template and the test kit create it.
 const LEDGER: &str = "phoenix-ledger";
 const RECHECK_QUEUE: &str = "phoenix-recheck";
@@ -163,18 +120,9 @@ impl Stage {
         }
         let config =
             load_config::<TaskRecovery>(Vars::new(|k| env.get(k).cloned())).expect("config");
-        let ecs = aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&self.world.sdk)
-                .interceptor(SettledRollout)
-                .build(),
-        );
-        TaskRecovery::new(
-            config,
-            Clients {
-                ecs,
-                ..Clients::from_sdk(&self.world.sdk)
-            },
-        )
+        // a steady service's completed rollout stays COMPLETED when a task dies: the test kit's
+        // ECS gap filler shows it as ECS does (moto fixes rolloutState at CreateService)
+        TaskRecovery::new(config, Clients::from_sdk(&self.world.sdk))
     }
 
     /// Takes the re-check messages that are due (waiting up to `wait_secs` for the first),
