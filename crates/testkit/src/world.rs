@@ -325,6 +325,16 @@ impl World {
             .await?;
             service_task_arns.push(arn);
         }
+        // the service is steady now: its rollout completed (the gap filler remembers it, as ECS
+        // keeps a completed rollout COMPLETED when a task dies later)
+        if spec.service_tasks > 0 {
+            ecs.describe_services()
+                .cluster(CLUSTER)
+                .services(SERVICE)
+                .send()
+                .await
+                .map_err(|e| sdk_fail("ecs:DescribeServices", e))?;
+        }
         let worker_task_arn = run_task(
             &ecs,
             &worker_task_definition_arn,
