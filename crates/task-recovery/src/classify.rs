@@ -1,37 +1,12 @@
+// pure: classifies a stop from ECS's facts; no I/O, no clock, no environment.
 //! Why did the task stop? One pure function, [`classify`], turns ECS's stop code, stopped reason
 //! and container exits into a [`StopKind`]. A stop code we have never seen is a case (Unknown),
-//! never a panic.
+//! never a panic. A task whose image does not exist is its own kind ([`StopKind::ImageMissing`]):
+//! restarting cannot help and it is not a crash of the application.
 
 use serde::Serialize;
 
-phoenix_core::string_enum! {
-    /// ECS `stopCode`.
-    pub enum StopCode {
-        TaskFailedToStart = "TaskFailedToStart",
-        EssentialContainerExited = "EssentialContainerExited",
-        UserInitiated = "UserInitiated",
-        ServiceSchedulerInitiated = "ServiceSchedulerInitiated",
-        SpotInterruption = "SpotInterruption",
-        TerminationNotice = "TerminationNotice",
-        InfrastructureHealth = "InfrastructureHealth",
-    }
-}
-
-/// One container's end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContainerExit {
-    pub name: String,
-    pub exit_code: Option<i64>,
-    pub reason: Option<String>,
-}
-
-/// What ECS says about a stop (from an event or from DescribeTasks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StopFacts {
-    pub stop_code: Option<StopCode>,
-    pub stopped_reason: String,
-    pub containers: Vec<ContainerExit>,
-}
+use crate::event::{ContainerExit, StopCode, StopFacts};
 
 /// A planned stop's origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,6 +30,9 @@ pub enum StopKind {
     OutOfMemory { container: String },
     /// Failed ELB or container health checks (arrives as `ServiceSchedulerInitiated`).
     HealthCheckFailed,
+    /// Never started because its image does not exist (not pushed yet, or a wrong tag): not a
+    /// crash, never restarted, reported once per service and image.
+    ImageMissing { image: String },
     /// Never started (image pull, resource initialisation): restarting will not help.
     FailedToStart,
     /// Deployment, scale-in, user stop, finished work.
@@ -72,6 +50,7 @@ impl StopKind {
             Self::Crash { .. } => "crash",
             Self::OutOfMemory { .. } => "out-of-memory",
             Self::HealthCheckFailed => "health-check-failed",
+            Self::ImageMissing { .. } => "image-missing",
             Self::FailedToStart => "failed-to-start",
             Self::Planned { .. } => "planned",
             Self::Infrastructure => "infrastructure",
@@ -79,7 +58,8 @@ impl StopKind {
         }
     }
 
-    /// The application failed (what a crash loop counts).
+    /// The application failed (what a crash loop counts). A missing image is not one: the
+    /// application never ran.
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
@@ -118,15 +98,103 @@ fn is_oom(container: &ContainerExit, stopped_reason: &str) -> bool {
             || contains(stopped_reason, "OutOfMemory"))
 }
 
+/// What ECS says when the image is not in the registry (ECR, Docker Hub, containerd and Docker
+/// wordings): `…: not found`, `manifest unknown`, `Requested image not found`,
+/// `repository … does not exist` (Docker Hub says it with "pull access denied": still missing).
+/// A pull that fails on the network (`i/o timeout`, `dial tcp`) or
+/// on permissions (`403`, `AccessDenied`, `no basic auth`) is not a missing image.
+const IMAGE_MISSING: &[&str] = &[
+    ": not found",
+    "manifest unknown",
+    "requested image not found",
+    "does not exist",
+    "notfound",
+];
+const PULL_TROUBLE: &[&str] = &[
+    "timeout",
+    "dial tcp",
+    "connection refused",
+    "no such host",
+    "403",
+    "forbidden",
+    "accessdenied",
+    "access denied",
+    "unauthorized",
+    "no basic auth",
+    "toomanyrequests",
+];
+
+fn pull_says_missing(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    text.contains("cannotpullcontainererror")
+        && (text.contains("repository does not exist")
+            || (IMAGE_MISSING.iter().any(|m| text.contains(m))
+                && !PULL_TROUBLE.iter().any(|m| text.contains(m))))
+}
+
+/// The image a failed start could not find, when the failure says the image does not exist.
+pub fn missing_image(facts: &StopFacts) -> Option<String> {
+    let failed = facts
+        .containers
+        .iter()
+        .find(|c| c.reason.as_deref().is_some_and(pull_says_missing));
+    if failed.is_none() && !pull_says_missing(&facts.stopped_reason) {
+        return None;
+    }
+    let image = failed
+        .and_then(|c| c.image.clone())
+        .or_else(|| facts.containers.iter().find_map(|c| c.image.clone()))
+        .or_else(|| {
+            failed
+                .and_then(|c| c.reason.as_deref())
+                .and_then(image_in_reason)
+        })
+        .or_else(|| image_in_reason(&facts.stopped_reason))
+        .unwrap_or_else(|| "(image not named by ECS)".to_owned());
+    Some(image)
+}
+
+/// The image reference inside a pull error (`failed to resolve ref "X"`, `manifest for X not
+/// found`, `reference "X"`), when the event names no container image.
+fn image_in_reason(reason: &str) -> Option<String> {
+    for marker in [
+        "resolve ref ",
+        "resolve reference ",
+        "manifest for ",
+        "pull access denied for ",
+    ] {
+        if let Some(at) = reason.find(marker) {
+            let rest = reason[at + marker.len()..].trim_start_matches('"');
+            let image: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '"' && *c != ',')
+                .collect();
+            let image = image.trim_end_matches(':').to_owned();
+            if !image.is_empty() {
+                return Some(image);
+            }
+        }
+    }
+    None
+}
+
 /// The one rule.
 pub fn classify(facts: &StopFacts) -> Classification {
     let reason = facts.stopped_reason.as_str();
     let said = |kind: StopKind, why: String| Classification { kind, why };
     match &facts.stop_code {
-        Some(StopCode::TaskFailedToStart) => said(
-            StopKind::FailedToStart,
-            format!("the task failed to start: {reason}"),
-        ),
+        Some(StopCode::TaskFailedToStart) => match missing_image(facts) {
+            Some(image) => said(
+                StopKind::ImageMissing {
+                    image: image.clone(),
+                },
+                format!("the image {image} does not exist: {reason}"),
+            ),
+            None => said(
+                StopKind::FailedToStart,
+                format!("the task failed to start: {reason}"),
+            ),
+        },
         Some(StopCode::UserInitiated) => said(
             StopKind::Planned {
                 origin: Planned::UserStop,
@@ -237,249 +305,5 @@ fn classify_exits(facts: &StopFacts) -> Classification {
         } else {
             format!("no exit code reported ({reason:?})")
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn facts(code: Option<&str>, reason: &str, exits: &[(Option<i64>, Option<&str>)]) -> StopFacts {
-        StopFacts {
-            stop_code: code.map(StopCode::from),
-            stopped_reason: reason.into(),
-            containers: exits
-                .iter()
-                .map(|(exit_code, r)| ContainerExit {
-                    name: "phoenix".into(),
-                    exit_code: *exit_code,
-                    reason: r.map(str::to_owned),
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn every_stop_has_a_kind() {
-        let crash = StopKind::Crash {
-            container: "phoenix".into(),
-            exit_code: 1,
-        };
-        let scaled = StopKind::Planned {
-            origin: Planned::ScalingOrDeployment,
-        };
-        let cases: Vec<(StopFacts, StopKind)> = vec![
-            (
-                facts(
-                    Some("EssentialContainerExited"),
-                    "Essential container in task exited",
-                    &[(Some(1), None)],
-                ),
-                crash.clone(),
-            ),
-            (
-                facts(
-                    None,
-                    "Essential container in task exited",
-                    &[(Some(1), None)],
-                ),
-                crash,
-            ),
-            (
-                facts(
-                    Some("EssentialContainerExited"),
-                    "Essential container in task exited",
-                    &[(
-                        Some(137),
-                        Some("OutOfMemoryError: Container killed due to memory usage"),
-                    )],
-                ),
-                StopKind::OutOfMemory {
-                    container: "phoenix".into(),
-                },
-            ),
-            (
-                facts(
-                    Some("EssentialContainerExited"),
-                    "OutOfMemoryError: Container killed due to memory usage",
-                    &[(Some(137), None)],
-                ),
-                StopKind::OutOfMemory {
-                    container: "phoenix".into(),
-                },
-            ),
-            // 137 without a memory reason: killed (SIGKILL), still a crash of the app.
-            (
-                facts(
-                    Some("EssentialContainerExited"),
-                    "Essential container in task exited",
-                    &[(Some(137), None)],
-                ),
-                StopKind::Crash {
-                    container: "phoenix".into(),
-                    exit_code: 137,
-                },
-            ),
-            (
-                facts(
-                    Some("EssentialContainerExited"),
-                    "Essential container in task exited",
-                    &[(Some(0), None)],
-                ),
-                StopKind::Planned {
-                    origin: Planned::Completed,
-                },
-            ),
-            (
-                facts(
-                    Some("EssentialContainerExited"),
-                    "Essential container in task exited",
-                    &[(None, None)],
-                ),
-                StopKind::Unknown,
-            ),
-            (
-                facts(
-                    Some("EssentialContainerExited"),
-                    "Essential container in task exited",
-                    &[],
-                ),
-                StopKind::Unknown,
-            ),
-            (
-                facts(
-                    Some("ServiceSchedulerInitiated"),
-                    "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/phoenix-tg/1)",
-                    &[(Some(137), None)],
-                ),
-                StopKind::HealthCheckFailed,
-            ),
-            (
-                facts(
-                    Some("ServiceSchedulerInitiated"),
-                    "Task failed container health checks",
-                    &[(Some(143), None)],
-                ),
-                StopKind::HealthCheckFailed,
-            ),
-            (
-                facts(
-                    Some("ServiceSchedulerInitiated"),
-                    "Scaling activity initiated by (deployment ecs-svc/1)",
-                    &[(Some(0), None)],
-                ),
-                scaled,
-            ),
-            (
-                facts(
-                    Some("ServiceSchedulerInitiated"),
-                    "ECS is performing maintenance on the underlying infrastructure hosting the task",
-                    &[],
-                ),
-                StopKind::Infrastructure,
-            ),
-            (
-                facts(
-                    Some("ServiceSchedulerInitiated"),
-                    "something new",
-                    &[(Some(0), None)],
-                ),
-                StopKind::Unknown,
-            ),
-            (
-                facts(
-                    Some("UserInitiated"),
-                    "Task stopped by user",
-                    &[(Some(137), None)],
-                ),
-                StopKind::Planned {
-                    origin: Planned::UserStop,
-                },
-            ),
-            (
-                facts(
-                    Some("TaskFailedToStart"),
-                    "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
-                    &[],
-                ),
-                StopKind::FailedToStart,
-            ),
-            (
-                facts(
-                    Some("TaskFailedToStart"),
-                    "ResourceInitializationError: unable to pull secrets",
-                    &[],
-                ),
-                StopKind::FailedToStart,
-            ),
-            (
-                facts(
-                    Some("SpotInterruption"),
-                    "Your Spot Task was interrupted.",
-                    &[(Some(143), None)],
-                ),
-                StopKind::Infrastructure,
-            ),
-            (
-                facts(
-                    Some("TerminationNotice"),
-                    "Task stopped due to termination notice",
-                    &[],
-                ),
-                StopKind::Infrastructure,
-            ),
-            (
-                facts(Some("InfrastructureHealth"), "Host unhealthy", &[]),
-                StopKind::Infrastructure,
-            ),
-            (
-                facts(
-                    Some("BrandNewStopCode2027"),
-                    "Essential container in task exited",
-                    &[(Some(1), None)],
-                ),
-                StopKind::Unknown,
-            ),
-        ];
-        for (input, want) in cases {
-            let got = classify(&input);
-            assert_eq!(got.kind, want, "{input:?} → {}", got.why);
-        }
-    }
-
-    #[test]
-    fn the_reason_is_said_in_words() {
-        let c = classify(&facts(
-            Some("EssentialContainerExited"),
-            "Essential container in task exited",
-            &[(Some(1), Some("Error: boom"))],
-        ));
-        assert_eq!(c.why, "container phoenix exited with code 1: Error: boom");
-        let u = classify(&facts(Some("NewCode"), "x", &[(Some(2), None)]));
-        assert_eq!(
-            u.why,
-            "unknown stop code \"NewCode\" (container phoenix exited with code 2); handled conservatively"
-        );
-    }
-
-    #[test]
-    fn failures_are_what_a_crash_loop_counts() {
-        assert!(
-            StopKind::Crash {
-                container: "c".into(),
-                exit_code: 1
-            }
-            .is_failure()
-        );
-        assert!(StopKind::HealthCheckFailed.is_failure());
-        assert!(StopKind::FailedToStart.is_failure());
-        assert!(!StopKind::Infrastructure.is_failure());
-        assert!(
-            !StopKind::Planned {
-                origin: Planned::UserStop
-            }
-            .is_failure()
-        );
-        assert!(!StopKind::Unknown.is_failure());
     }
 }

@@ -192,6 +192,8 @@ struct GapState {
     stopped_tasks: HashMap<String, StoppedTaskFacts>,
     /// Service name -> (running, pending).
     service_counts: HashMap<String, (i64, i64)>,
+    /// Deployments (by id) that reached steady state once: ECS keeps them `COMPLETED`.
+    settled_deployments: std::collections::HashSet<String>,
 }
 
 /// The ECS facts the harness adds to moto's DescribeTasks/DescribeServices answers.
@@ -264,14 +266,20 @@ impl EcsGaps {
                     }
                     // moto fixes a deployment's rolloutState when the service is created (and
                     // CreateService starts with 0 running, so IN_PROGRESS forever); ECS completes
-                    // the rollout once the running count reaches the desired count.
+                    // the rollout once the running count reaches the desired count, and a
+                    // completed rollout stays COMPLETED when a task dies later.
                     let settled =
                         service["runningCount"].as_i64() >= service["desiredCount"].as_i64();
                     if let Some(deployments) = service["deployments"].as_array_mut()
                         && deployments.len() == 1
-                        && settled
                     {
-                        deployments[0]["rolloutState"] = "COMPLETED".into();
+                        let id = deployments[0]["id"].as_str().unwrap_or_default().to_owned();
+                        if settled {
+                            state.settled_deployments.insert(id.clone());
+                        }
+                        if state.settled_deployments.contains(&id) {
+                            deployments[0]["rolloutState"] = "COMPLETED".into();
+                        }
                     }
                 }
                 Some(())

@@ -132,6 +132,41 @@ fn freshen(sample: &Value, index: usize) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| sample.clone())
 }
 
+/// A sample from `events/` moved into the fuzzed world: its account (`111122223333` in the
+/// samples) becomes `account`, and every time in it moves by the same amount so that its own
+/// `time` (or an SNS message's `Timestamp`) is `now`, keeping the times' order and distances. An
+/// event from another account or ten days old is rightly ignored; the pass should also reach
+/// the paths behind those checks.
+pub fn rebase_sample(sample: &Value, account: &str, now: DateTime<Utc>) -> Value {
+    let text = sample.to_string().replace("111122223333", account);
+    let mut value: Value = serde_json::from_str(&text).unwrap_or_else(|_| sample.clone());
+    let anchor = ["/time", "/Records/0/Sns/Timestamp", "/detail/stoppedAt"]
+        .iter()
+        .filter_map(|p| value.pointer(p).and_then(Value::as_str))
+        .find_map(|t| DateTime::parse_from_rfc3339(t).ok());
+    let Some(anchor) = anchor else {
+        return value;
+    };
+    let shift = now.signed_duration_since(anchor.with_timezone(&Utc));
+    shift_times(&mut value, shift);
+    value
+}
+
+fn shift_times(value: &mut Value, shift: chrono::TimeDelta) {
+    match value {
+        Value::String(text) => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(text)
+                && let Some(moved) = t.with_timezone(&Utc).checked_add_signed(shift)
+            {
+                *text = moved.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| shift_times(v, shift)),
+        Value::Object(map) => map.values_mut().for_each(|v| shift_times(v, shift)),
+        _ => {}
+    }
+}
+
 /// What one function's pass feeds it.
 pub struct FuzzPlan<'a> {
     /// The real samples mutations grow from.
@@ -260,6 +295,26 @@ mod tests {
         } else {
             Err("only UpdateService of phoenix-service".into())
         }
+    }
+
+    #[test]
+    fn samples_move_into_the_world_keeping_their_times_apart() {
+        let sample = serde_json::json!({"account": "111122223333", "time": "2026-11-20T10:15:42Z",
+            "detail": {"stoppedAt": "2026-11-20T10:15:40.5Z", "startedAt": "2026-11-20T09:15:42Z",
+            "clusterArn": "arn:aws:ecs:eu-west-1:111122223333:cluster/c", "group": "service:x"}});
+        let now = DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
+            .expect("valid")
+            .with_timezone(&Utc);
+        let moved = rebase_sample(&sample, "999988887777", now);
+        assert_eq!(moved["account"], "999988887777");
+        assert_eq!(moved["time"], "2026-11-30T12:00:00.000Z");
+        assert_eq!(moved["detail"]["stoppedAt"], "2026-11-30T11:59:58.500Z");
+        assert_eq!(moved["detail"]["startedAt"], "2026-11-30T11:00:00.000Z");
+        assert_eq!(
+            moved["detail"]["clusterArn"],
+            "arn:aws:ecs:eu-west-1:999988887777:cluster/c"
+        );
+        assert_eq!(moved["detail"]["group"], "service:x");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod fuzz;
 pub mod mutate;
 pub mod proxy;
 pub mod query;
+pub mod runtime_api;
 pub mod sim;
 pub mod slack_sink;
 pub mod tidy;

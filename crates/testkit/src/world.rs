@@ -58,6 +58,8 @@ pub const SLACK_SECRET: &str = "phoenix/slack-webhook";
 /// The idempotency ledger (issue 15): partition key `pk` (S), no sort key, on demand, TTL on
 /// `expires_at` (epoch seconds).
 pub const LEDGER_TABLE: &str = "phoenix-ledger";
+/// task-recovery's re-check queue.
+pub const RECHECK_QUEUE: &str = "phoenix-recheck";
 /// The ledger's partition key (a string).
 pub const LEDGER_KEY: &str = "pk";
 /// The ledger's TTL attribute (epoch seconds, a number).
@@ -119,6 +121,8 @@ pub struct World {
     pub oncall_topic_arn: String,
     pub alerts_queue_url: String,
     pub oncall_queue_url: String,
+    /// task-recovery's re-check queue (`RECHECK_QUEUE_URL`).
+    pub recheck_queue_url: String,
     pub slack_secret_arn: String,
     /// The idempotency ledger table ([`LEDGER_TABLE`]).
     pub ledger_table: String,
@@ -321,6 +325,16 @@ impl World {
             .await?;
             service_task_arns.push(arn);
         }
+        // the service is steady now: its rollout completed (the gap filler remembers it, as ECS
+        // keeps a completed rollout COMPLETED when a task dies later)
+        if spec.service_tasks > 0 {
+            ecs.describe_services()
+                .cluster(CLUSTER)
+                .services(SERVICE)
+                .send()
+                .await
+                .map_err(|e| sdk_fail("ecs:DescribeServices", e))?;
+        }
         let worker_task_arn = run_task(
             &ecs,
             &worker_task_definition_arn,
@@ -410,8 +424,18 @@ impl World {
             .unwrap_or_default()
             .to_owned();
 
-        // --- the idempotency ledger
+        // --- the idempotency ledger, and task-recovery's re-check queue (a standard queue: FIFO
+        //     queues cannot delay one message)
         let ledger_table = create_ledger(&dynamodb).await?;
+        let recheck_queue_url = sqs
+            .create_queue()
+            .queue_name(RECHECK_QUEUE)
+            .send()
+            .await
+            .map_err(|e| sdk_fail("sqs:CreateQueue", e))?
+            .queue_url()
+            .unwrap_or_default()
+            .to_owned();
 
         Ok(World {
             account: spec.account.clone(),
@@ -438,6 +462,7 @@ impl World {
             oncall_queue_url,
             slack_secret_arn,
             ledger_table,
+            recheck_queue_url,
             calls,
         })
     }
@@ -453,6 +478,8 @@ impl World {
     pub fn env(&self) -> BTreeMap<String, String> {
         let pairs = [
             ("CLUSTER_NAME", CLUSTER.to_owned()),
+            ("CLUSTER_ARN", self.cluster_arn.clone()),
+            ("RECHECK_QUEUE_URL", self.recheck_queue_url.clone()),
             ("SERVICE_NAME", SERVICE.to_owned()),
             ("ALERTS_TOPIC_ARN", self.alerts_topic_arn.clone()),
             ("ONCALL_TOPIC_ARN", self.oncall_topic_arn.clone()),

@@ -292,7 +292,7 @@ async fn a_documentdb_failover_and_the_daily_digest_reach_slack_and_oncall() {
         subjects(&warnings),
         [
             "WARNING: DocumentDB failover on cluster phoenix-docdb",
-            "Daily digest for phoenix-ops-prod: 19 Nov 07:00 to 20 Nov 07:00 UTC ? needs attention"
+            "Daily digest for phoenix-ops-prod: 19 Nov 07:00 to 20 Nov 07:00 UTC - needs attention"
         ]
     );
     assert_eq!(oncall(&world).await.len(), 2);

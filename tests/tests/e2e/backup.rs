@@ -5,7 +5,10 @@
 //! "ten days of older snapshots" are created now and **backdated** through
 //! `phoenix_testkit::docdb_clock::SnapshotClock` (DescribeDBClusterSnapshots answers rewritten).
 //! moto ignores DescribeDBClusterSnapshots' MaxRecords (one page, no Marker): paging is covered
-//! by the aws-smithy-mocks tests in `crates/backup/tests/faults.rs`.
+//! by the aws-smithy-mocks tests in `crates/backup/src/tests/faults.rs`; a 500 after each call,
+//! then Lambda's retry, is the emulator matrix in `crates/backup/src/tests/half_done.rs`.
+//!
+//! The ledger table (`LEDGER_TABLE`: the run lease and the run records) is the world's.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -50,7 +53,7 @@ async fn seeded() -> World {
         .expect("world seeds")
 }
 
-fn handler(world: &World, clock: &SnapshotClock, overrides: &[(&str, &str)]) -> Backup {
+async fn handler(world: &World, clock: &SnapshotClock, overrides: &[(&str, &str)]) -> Backup {
     let mut env = world.env();
     for (k, v) in overrides {
         env.insert((*k).to_owned(), (*v).to_owned());
@@ -189,7 +192,7 @@ async fn a_scheduled_run_snapshots_rotates_exports_and_a_second_delivery_creates
     let world = seeded().await;
     let clock = SnapshotClock::default();
     ten_days_of_snapshots(&world, &clock).await;
-    let backup = handler(&world, &clock, &[]);
+    let backup = handler(&world, &clock, &[]).await;
 
     let outcome = run(&backup, scheduled_event(), now()).await;
     assert_eq!(
@@ -288,15 +291,28 @@ async fn a_scheduled_run_snapshots_rotates_exports_and_a_second_delivery_creates
         published[0].title
     );
 
-    // The same event delivered again (another container, a minute later): nothing new.
+    // The same event delivered again (another container, a minute later): nothing new, and no
+    // second Notice: the run's record in the ledger says it was done and reported.
     let objects_before = objects(&world, "logs/").await;
     let again = run(
-        &handler(&world, &clock, &[]),
+        &handler(&world, &clock, &[]).await,
         scheduled_event(),
         now() + Duration::minutes(1),
     )
     .await;
-    assert_eq!(again.decision.as_deref(), Some("backup-done"), "{again:#?}");
+    assert_eq!(
+        again.decision.as_deref(),
+        Some("already-done"),
+        "{again:#?}"
+    );
+    assert!(
+        again.reason.as_deref().is_some_and(|r| r.contains(
+            "snapshot phoenix-ops-phoenix-docdb-2026-11-21 created; 4 old snapshot(s) deleted; 2 log export(s) exported"
+        )),
+        "{:?}",
+        again.reason
+    );
+    assert!(again.actions.is_empty(), "{again:#?}");
     assert_eq!(
         snapshots(&world).await,
         after,
@@ -307,14 +323,17 @@ async fn a_scheduled_run_snapshots_rotates_exports_and_a_second_delivery_creates
         objects_before,
         "no second export"
     );
-    assert!(calls(&again, "rds:CreateDBClusterSnapshot", ActionStatus::Done).is_empty());
+    assert!(notices(&world).await.is_empty(), "no second Notice");
+    assert!(again.metrics.is_empty());
+    let heartbeats: Vec<_> = outcome
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.value))
+        .collect();
+    // the checkpoints end at 2026-11-21 00:00; the run is at 03:00:05
     assert_eq!(
-        calls(&again, "rds:CreateDBClusterSnapshot", ActionStatus::Skipped),
-        [today]
-    );
-    assert!(
-        calls(&again, "logs:CreateExportTask", ActionStatus::Done).is_empty(),
-        "{again:#?}"
+        heartbeats,
+        [("BackupSucceeded", 1.0), ("LogExportLagHours", 3.0)]
     );
 }
 
@@ -323,7 +342,7 @@ async fn a_manual_invoke_with_a_bad_payload_changes_nothing() {
     let world = seeded().await;
     let clock = SnapshotClock::default();
     let before = snapshots(&world).await;
-    let backup = handler(&world, &clock, &[]);
+    let backup = handler(&world, &clock, &[]).await;
     for payload in [
         json!({"database": "yes"}),
         json!({"databse": true, "reason": "typo"}),
@@ -356,7 +375,7 @@ async fn a_dry_run_lists_what_it_would_do_and_changes_nothing() {
     ten_days_of_snapshots(&world, &clock).await;
     let before = snapshots(&world).await;
     let outcome = run(
-        &handler(&world, &clock, &[]),
+        &handler(&world, &clock, &[]).await,
         json!({"dry_run": true, "reason": "what would happen?"}),
         now(),
     )
@@ -418,7 +437,7 @@ async fn an_ad_hoc_manual_backup_gets_its_own_snapshot_and_a_drifted_expiry_is_w
         .send()
         .await
         .expect("drift");
-    let backup = handler(&world, &clock, &[]);
+    let backup = handler(&world, &clock, &[]).await;
     let mut invocation = Invocation::new(
         json!({"database": true, "logs": true, "reason": "before release 1.5"}),
         now(),
@@ -465,7 +484,7 @@ async fn measure_a_rotation_over_120_snapshots() {
         let id = format!("phoenix-ops-phoenix-docdb-seed-{i:03}");
         old_snapshot(&world, &clock, world::DOCDB_CLUSTER, &id, created, &ours).await;
     }
-    let backup = handler(&world, &clock, &[("LOG_GROUPS", "")]);
+    let backup = handler(&world, &clock, &[("LOG_GROUPS", "")]).await;
     let started = Instant::now();
     let outcome = run(&backup, scheduled_event(), now()).await;
     let elapsed = started.elapsed();
@@ -484,4 +503,100 @@ async fn measure_a_rotation_over_120_snapshots() {
     assert_eq!(deletes, 93, "{outcome:#?}");
     assert_eq!(tag_reads, 94, "candidates + the guard only");
     assert_eq!(snapshots(&world).await.len(), 120 + 2 - 93);
+}
+
+/// One run at a time without reserved concurrency: while a manual run holds the lease, the
+/// schedule's run does nothing (no snapshot, no export, no checkpoint raced) and says so.
+#[tokio::test]
+async fn a_scheduled_run_while_a_manual_one_holds_the_lease_does_nothing_and_warns() {
+    let world = seeded().await;
+    let clock = SnapshotClock::default();
+    let backup = handler(&world, &clock, &[]).await;
+    let before = snapshots(&world).await;
+    // a person's manual run, in another container, holds the lease
+    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), &world.ledger_table);
+    let lease = backup::progress::lease_key(world::DOCDB_CLUSTER);
+    let owner = backup::progress::lease_owner("manual-7f3c9a10", "7f3c9a10");
+    let claim = ledger
+        .claim(
+            &lease,
+            &owner,
+            now(),
+            Duration::minutes(6),
+            Duration::minutes(6),
+        )
+        .await
+        .expect("ledger");
+    assert_eq!(claim, phoenix_core::Claim::Acquired);
+
+    let outcome = run(&backup, scheduled_event(), now()).await;
+    assert_eq!(
+        outcome.decision.as_deref(),
+        Some("another-run-in-progress"),
+        "{outcome:#?}"
+    );
+    assert!(outcome.actions.is_empty());
+    assert_eq!(snapshots(&world).await, before, "no snapshot");
+    assert!(objects(&world, "logs/").await.is_empty(), "no export");
+    assert!(
+        objects(&world, "checkpoints/").await.is_empty(),
+        "no checkpoint"
+    );
+    let published = notices(&world).await;
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].severity, Severity::Warning);
+    assert_eq!(
+        published[0].title,
+        "Scheduled backup of phoenix-docdb for 2026-11-21 skipped: another run is in progress"
+    );
+
+    // the manual run ends: the next delivery runs normally
+    ledger.release(&lease, &owner).await.expect("released");
+    let outcome = run(&backup, scheduled_event(), now() + Duration::minutes(5)).await;
+    assert_eq!(
+        outcome.decision.as_deref(),
+        Some("backup-done"),
+        "{outcome:#?}"
+    );
+}
+
+/// Validated slots: a scheduled event stamped far in the past (the stale sample) or in the
+/// future is ignored with its reason, and nothing at all is created, not even in the ledger.
+#[tokio::test]
+async fn a_stale_or_future_scheduled_event_creates_nothing() {
+    let world = seeded().await;
+    let clock = SnapshotClock::default();
+    let backup = handler(&world, &clock, &[]).await;
+    let before = snapshots(&world).await;
+    // read from this checkout (the test kit's `fixture` resolves its own crate's directory)
+    let stale: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/backup-scheduled-stale.json"
+        ))
+        .expect("the stale sample"),
+    )
+    .expect("json");
+    let mut future = scheduled_event();
+    future["time"] = json!("2026-11-22T03:00:00Z");
+    for (event, says) in [
+        (stale, "beyond EventBridge's retry horizon"),
+        (future, "ahead of the clock"),
+    ] {
+        let outcome = run(&backup, event, now()).await;
+        let ignored = outcome.ignored.as_deref().unwrap_or_default();
+        assert!(ignored.contains(says), "{outcome:#?}");
+        assert!(outcome.actions.is_empty());
+    }
+    assert_eq!(snapshots(&world).await, before);
+    assert!(
+        objects(&world, "")
+            .await
+            .iter()
+            .all(|k| !k.starts_with("checkpoints/"))
+    );
+    assert!(notices(&world).await.is_empty());
+    let ledger = phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), &world.ledger_table);
+    let lease = backup::progress::lease_key(world::DOCDB_CLUSTER);
+    assert_eq!(ledger.read(&lease, now()).await.expect("ledger"), None);
 }

@@ -360,7 +360,7 @@ fn the_daily_digest_reads_as_a_report() {
     // SNS subjects are ASCII: the dash becomes `?`.
     assert_eq!(
         r.subject,
-        "Daily digest for phoenix-ops-prod: 19 Nov 07:00 to 20 Nov 07:00 UTC ? needs attention"
+        "Daily digest for phoenix-ops-prod: 19 Nov 07:00 to 20 Nov 07:00 UTC - needs attention"
     );
 }
 

@@ -1,10 +1,13 @@
 //! The backup act: the next morning's daily backup runs with ten days of older phoenix-ops
 //! snapshots present (and a DBA's own snapshot): a new snapshot, the old ones rotated, the
-//! DBA's kept, yesterday's logs exported to S3; the same event delivered again changes nothing;
-//! then an ad-hoc manual backup "before release 1.5".
+//! DBA's kept, yesterday's logs exported to S3; the same event delivered again does nothing and
+//! says nothing (the run's record in the ledger); while a person's manual backup holds the run
+//! lease, a late delivery of the schedule does nothing and warns; then the ad-hoc manual backup
+//! "before release 1.5".
 //!
 //! moto stamps snapshots with the real clock: the older snapshots are backdated in the harness
-//! (`phoenix_testkit::docdb_clock::SnapshotClock`), visibly.
+//! (`phoenix_testkit::docdb_clock::SnapshotClock`), visibly. The ledger table (`LEDGER_TABLE`)
+//! is the world's.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -202,7 +205,7 @@ pub async fn act(stage: &mut Stage) {
     // 3. EventBridge delivers the same event again.
     stage.advance(Duration::from_secs(60));
     stage.say("the same Scheduled Event is delivered again (at-least-once delivery)");
-    let again = stage.run(&backup, event).await.ok();
+    let again = stage.run(&backup, event.clone()).await.ok();
     let unchanged = snapshot_ids(&backup).await == after
         && exported(&backup, &stage.world.bucket).await.len() == objects.len();
     stage.check(
@@ -210,10 +213,53 @@ pub async fn act(stage: &mut Stage) {
         unchanged && targets(&again, "rds:CreateDBClusterSnapshot", ActionStatus::Done).is_empty(),
         "a snapshot or an export was added",
     );
-    let _ = stage.relay_alerts().await;
+    let decision = again.as_ref().and_then(|o| o.decision.clone());
+    let slack = stage.relay_alerts().await;
+    stage.check(
+        "and says nothing: the run's record says it was done and reported",
+        decision.as_deref() == Some("already-done") && slack.is_empty(),
+        format!("decision {decision:?}, {} Slack message(s)", slack.len()),
+    );
 
-    // 4. An ad-hoc manual backup before a release.
-    stage.advance(Duration::from_secs(3 * 3600 + 1800));
+    // 4. The next morning a person's manual backup is still running (another container) when
+    //    the schedule fires: one run at a time, without reserved concurrency.
+    stage.advance(Duration::from_secs(24 * 3600 - 60));
+    let ledger =
+        phoenix_core::Ledger::new(backup.clients.dynamodb.clone(), &stage.world.ledger_table);
+    let lease = ::backup::progress::lease_key(world::DOCDB_CLUSTER);
+    let owner = ::backup::progress::lease_owner("manual-sandbox", "sandbox");
+    let held = ledger
+        .claim(
+            &lease,
+            &owner,
+            stage.clock,
+            chrono::Duration::minutes(6),
+            chrono::Duration::minutes(6),
+        )
+        .await;
+    stage.say("a person's manual backup holds the run lease when the next day's schedule fires");
+    let mut next_day = event;
+    next_day["time"] = json!((fire + chrono::Duration::days(1)).to_rfc3339());
+    let skipped = stage.run(&backup, next_day).await.ok();
+    let decision = skipped.as_ref().and_then(|o| o.decision.clone());
+    let slack = stage.relay_alerts().await;
+    stage.check(
+        "the scheduled run does nothing while another holds the lease, and warns",
+        matches!(held, Ok(phoenix_core::Claim::Acquired))
+            && decision.as_deref() == Some("another-run-in-progress")
+            && snapshot_ids(&backup).await == after
+            && slack
+                .iter()
+                .any(|m| m.body.contains("skipped: another run is in progress")),
+        format!(
+            "lease {held:?}, decision {decision:?}, {} Slack message(s)",
+            slack.len()
+        ),
+    );
+    let _ = ledger.release(&lease, &owner).await;
+
+    // 5. That manual backup, "before release 1.5" (shown here once the lease is free again).
+    stage.advance(Duration::from_secs(60));
     let payload = json!({"database": true, "logs": true, "reason": "before release 1.5"});
     stage.say(format!(
         "aws lambda invoke --function-name backup --payload '{payload}' out.json"

@@ -44,6 +44,8 @@ pub struct Stage {
     act: String,
     checks: Vec<Check>,
     slack_shown: usize,
+    /// Invocations so far (for their request ids).
+    invocations: u64,
 }
 
 impl Stage {
@@ -66,6 +68,7 @@ impl Stage {
             act: String::new(),
             checks: Vec::new(),
             slack_shown: 0,
+            invocations: 0,
         })
     }
 
@@ -116,7 +119,12 @@ impl Stage {
         function: &F,
         payload: Value,
     ) -> Result<Outcome, RetryableError> {
-        let invocation = Invocation::new(payload, self.clock).time_left(Duration::from_secs(60));
+        // each invocation its own request id, as Lambda gives: the ledger takes one request id
+        // for one invocation (and its retries)
+        self.invocations += 1;
+        let invocation = Invocation::new(payload, self.clock)
+            .time_left(Duration::from_secs(60))
+            .request_id(format!("sandbox-{}", self.invocations));
         let mut metrics = std::io::sink();
         let result = handle_and_report(function, invocation, &mut metrics).await;
         match &result {
