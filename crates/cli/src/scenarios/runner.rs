@@ -249,7 +249,8 @@ pub struct Sim {
     checks: Vec<Check>,
     figures: Vec<(String, String)>,
     lines: Vec<String>,
-    held: u32,
+    /// Quiet request-scaler runs (no action, no Notice) not narrated yet, by decision.
+    held: BTreeMap<String, u32>,
     started: std::time::Instant,
 }
 
@@ -429,7 +430,7 @@ impl Sim {
             checks: Vec::new(),
             figures: Vec::new(),
             lines: Vec::new(),
-            held: 0,
+            held: BTreeMap::new(),
             started,
             world,
         };
@@ -625,12 +626,19 @@ impl Sim {
     }
 
     fn flush_holds(&mut self) {
-        if self.held > 0 {
+        if !self.held.is_empty() {
             let held = std::mem::take(&mut self.held);
+            let runs: Vec<String> = held
+                .iter()
+                .map(|(decision, n)| format!("{decision} ×{n}"))
+                .collect();
             let at = self.now;
             self.say_at(
                 at,
-                &format!("· request-scaler held the count {held} time(s) (each minute; not shown)"),
+                &format!(
+                    "· request-scaler, each minute: {} (no action, not shown)",
+                    runs.join(", ")
+                ),
             );
         }
     }
@@ -1204,12 +1212,12 @@ impl Sim {
         });
         match &invoked.result {
             Ok(outcome) => {
-                let quiet_hold = job.target == Target::RequestScaler
-                    && decision == "hold"
+                let quiet = job.target == Target::RequestScaler
+                    && outcome.ignored.is_none()
                     && outcome.actions.is_empty()
                     && outcome.notice.is_none();
-                if quiet_hold {
-                    self.held += 1;
+                if quiet {
+                    *self.held.entry(decision).or_default() += 1;
                     return;
                 }
                 self.narrate_outcome(&who, &attempt, &took, &job.about, outcome);
