@@ -17,7 +17,7 @@ step() { echo; echo "━━ $* ($(( $(date +%s) - start ))s)"; }
 [ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
 
 step "setup"
-scripts/setup.sh --emulator --deny
+scripts/setup.sh --emulator --deny --aws
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -66,6 +66,17 @@ source scripts/emulator.sh
 trap 'kill "$emulator_pid" ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$emulator_log" "$lint_log"' EXIT
 tests_rc=0
 cargo test --workspace --locked || tests_rc=$?
+phoenix_ops="${CARGO_TARGET_DIR:-target}/debug/phoenix-ops"
+cargo build --locked --quiet -p phoenix-ops-cli
+
+step "fuzz pass: 300 mutated events through every handler, dry run, judged (scripts/fuzz.sh runs more)"
+"$phoenix_ops" fuzz --events 300 || tests_rc=$?
+
+step "scenarios: the whole system in simulated time (phoenix-ops scenarios)"
+"$phoenix_ops" scenarios || tests_rc=$?
+
+step "smoke test of scripts/smoke.sh against the emulator (scripts/smoke-test.sh)"
+PHOENIX_OPS_BIN="$phoenix_ops" scripts/smoke-test.sh || tests_rc=$?
 
 step "infra lints (sam validate --lint, cfn-lint + serverless rules, checkov, actionlint, shellcheck)"
 lint_rc=0

@@ -321,4 +321,4 @@ mod stop;
 
 pub use recheck::{is_early, plan_recheck};
 pub use service_event::plan_service_event;
-pub use stop::{count_failures, plan_stop};
+pub use stop::{FailureCount, count_failures, plan_stop};

@@ -13,31 +13,49 @@ use crate::event::{StoppedTask, TaskGroup};
 use crate::observe::{Observed, RecentStop};
 use crate::recheck::{Recheck, SCHEMA};
 
-/// Failures of the task's group within the window ending at its stop, this one included.
+/// Failures of the task's group within the window ending at its stop, this one included, and
+/// how many of them came **before** it (in stop time, ties broken by task ARN). The second number
+/// makes "the first failure of a crash loop" one stop, whatever order the events arrive in and
+/// however many tasks fail in the same instant: the stop whose place in time is the threshold.
 pub fn count_failures(
     task: &StoppedTask,
     kind: &StopKind,
     recent: &[RecentStop],
     window: Duration,
-) -> u32 {
+) -> FailureCount {
     let end = task.stopped_at;
     let start = end
         .checked_sub_signed(window)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let mut counted: Vec<&str> = Vec::new();
+    let mut before = 0_u32;
     if kind.is_failure() {
         counted.push(&task.task_arn);
     }
     for stop in recent {
-        let in_window = stop.stopped_at.is_some_and(|t| t >= start && t <= end);
-        if in_window
-            && !counted.contains(&stop.task_arn.as_str())
-            && classify(&stop.facts).kind.is_failure()
-        {
+        let Some(at) = stop.stopped_at.filter(|t| *t >= start && *t <= end) else {
+            continue;
+        };
+        if !counted.contains(&stop.task_arn.as_str()) && classify(&stop.facts).kind.is_failure() {
             counted.push(&stop.task_arn);
+            if (at, stop.task_arn.as_str()) < (end, task.task_arn.as_str()) {
+                before += 1;
+            }
         }
     }
-    u32::try_from(counted.len()).unwrap_or(u32::MAX)
+    FailureCount {
+        in_window: u32::try_from(counted.len()).unwrap_or(u32::MAX),
+        before,
+    }
+}
+
+/// What [`count_failures`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    /// Failures in the window, this stop included when it is one.
+    pub in_window: u32,
+    /// Those that stopped before this one.
+    pub before: u32,
 }
 
 /// How urgent a stop of this kind is, outside a crash loop.
@@ -87,13 +105,16 @@ pub fn plan_stop(
 ) -> Plan {
     let kind = &classification.kind;
     let why = &classification.why;
-    let failures = count_failures(task, kind, &observed.recent_stops, policy.crash_loop_window);
+    let count = count_failures(task, kind, &observed.recent_stops, policy.crash_loop_window);
+    let failures = count.in_window;
     let window_minutes = policy.crash_loop_window.num_minutes();
     let crash_loop =
         (kind.is_failure() && failures >= policy.crash_loop_threshold).then_some(CrashLoop {
             failures,
             window_minutes,
-            first: failures == policy.crash_loop_threshold,
+            // this stop is the threshold-th failure in time: one stop is first, even when two
+            // tasks fail at once (the count jumps past the threshold) or events arrive late
+            first: count.before + 1 == policy.crash_loop_threshold,
         });
     let mut plan = match &observed.problem {
         Some(problem) if !kind.is_planned() => Plan::new(

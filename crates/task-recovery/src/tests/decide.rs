@@ -399,9 +399,65 @@ fn a_missing_image_is_reported_once_never_restarted_never_a_loop() {
     let crash = stopped("ecs-task-stopped-crash.json");
     let kind = classify(&crash.facts).kind;
     assert_eq!(
-        count_failures(&crash, &kind, &recent, Duration::minutes(10)),
+        count_failures(&crash, &kind, &recent, Duration::minutes(10)).in_window,
         1
     );
+}
+
+#[test]
+fn exactly_one_stop_is_the_first_of_a_crash_loop_whatever_the_order() {
+    // two earlier crashes, then two tasks crash in the same instant: the count jumps from 2 to
+    // 4, and the first of the two (by task ARN) is the third failure, the one that pages
+    let crash = stopped("ecs-task-stopped-crash.json");
+    let stop = crash.stopped_at;
+    let kind = classify(&crash.facts).kind;
+    let peers = |arns: &[&str]| -> Vec<RecentStop> {
+        arns.iter()
+            .map(|arn| RecentStop {
+                task_arn: (*arn).to_owned(),
+                facts: crash.facts.clone(),
+                stopped_at: Some(stop),
+            })
+            .chain([
+                RecentStop {
+                    task_arn: "early-1".into(),
+                    facts: crash.facts.clone(),
+                    stopped_at: Some(stop - Duration::minutes(5)),
+                },
+                RecentStop {
+                    task_arn: "early-2".into(),
+                    facts: crash.facts.clone(),
+                    stopped_at: Some(stop - Duration::minutes(3)),
+                },
+            ])
+            .collect()
+    };
+    let mut firsts = 0;
+    for (me, other) in [("arn:a", "arn:b"), ("arn:b", "arn:a")] {
+        let mut task = crash.clone();
+        task.task_arn = me.to_owned();
+        let count = count_failures(&task, &kind, &peers(&[other]), Duration::minutes(10));
+        assert_eq!(count.in_window, 4, "{me}");
+        let plan = plan_stop(
+            &task,
+            &classify(&task.facts),
+            &Observed {
+                recent_stops: peers(&[other]),
+                ..with_service(service(2, 0, 0))
+            },
+            &policy(),
+            stop,
+        );
+        let l = plan.crash_loop.expect("a crash loop");
+        if l.first {
+            firsts += 1;
+            assert_eq!(me, "arn:a");
+            assert_eq!(plan.severity, Some(Severity::Critical));
+        } else {
+            assert_eq!(plan.severity, Some(Severity::Error));
+        }
+    }
+    assert_eq!(firsts, 1, "one critical page, not zero and not two");
 }
 
 #[test]
