@@ -47,11 +47,11 @@ const IMPLICIT: &[(&str, &str)] = &[
     ),
     (
         "xray:PutTraceSegments",
-        "AWSXrayWriteOnlyAccess, attached by SAM for Tracing: Active",
+        "AWSXrayWriteOnlyAccess, attached by SAM whatever Tracing says (XRayTracing parameter)",
     ),
     (
         "xray:PutTelemetryRecords",
-        "AWSXrayWriteOnlyAccess, attached by SAM for Tracing: Active",
+        "AWSXrayWriteOnlyAccess, attached by SAM whatever Tracing says (XRayTracing parameter)",
     ),
     (
         "sqs:SendMessage",
