@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::runtime_api::RuntimeApi;
+use phoenix_testkit::runtime_api::RuntimeApi;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ColdRun {
@@ -92,7 +92,11 @@ pub async fn run_once(binary: &Path, env: &BTreeMap<String, String>, events: &[V
     let pid = child.id().unwrap_or(0);
     for (i, event) in events.iter().enumerate() {
         let asked = Instant::now();
-        let Some(answer) = api.invoke(event, Duration::from_secs(60)).await else {
+        let request_id = format!("bench-{pid}-{i:04}");
+        let Some(answer) = api
+            .invoke(&request_id, event, Duration::from_secs(60))
+            .await
+        else {
             run.error = Some(
                 api.init_error()
                     .unwrap_or_else(|| format!("no answer to event {i}")),

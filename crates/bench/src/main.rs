@@ -14,7 +14,6 @@
 
 mod cold;
 mod pure;
-mod runtime_api;
 mod stats;
 
 use std::collections::BTreeMap;

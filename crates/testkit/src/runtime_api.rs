@@ -5,13 +5,15 @@
 //! `POST …/runtime/init/error`.
 //!
 //! A test queues an event under a request id of its choice ([`RuntimeApi::invoke`]) and gets the
-//! function's answer back. HTTP/1.1 with keep-alive, one request at a time per connection, which
-//! is all the runtime client needs.
+//! function's answer back; every answer and the runtime's first poll are time-stamped, so the
+//! benchmark (`crates/bench`) times cold starts and invocations from the outside with the same
+//! API. HTTP/1.1 with keep-alive, one request at a time per connection, which is all the runtime
+//! client needs.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +26,8 @@ pub struct Answer {
     /// `true` for `/response`, `false` for `/error`.
     pub ok: bool,
     pub body: String,
+    /// When the answer arrived.
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -31,6 +35,7 @@ struct State {
     queue: VecDeque<(String, String)>,
     waiting: HashMap<String, oneshot::Sender<Answer>>,
     init_error: Option<String>,
+    first_poll: Option<Instant>,
 }
 
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -61,6 +66,8 @@ impl RuntimeApi {
         let (s, q) = (Arc::clone(&state), Arc::clone(&queued));
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                // small writes on a kept-alive connection would otherwise meet the client's
+                // delayed ACK (40 ms an answer), which Lambda's own endpoint does not show
                 let _ = stream.set_nodelay(true);
                 let (s, q) = (Arc::clone(&s), Arc::clone(&q));
                 tokio::spawn(async move {
@@ -79,6 +86,11 @@ impl RuntimeApi {
     /// `host:port`: the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// When the runtime first asked for an event (it is initialised).
+    pub fn first_poll(&self) -> Option<Instant> {
+        lock(&self.state).first_poll
     }
 
     /// What the runtime reported when it could not start, if it did.
@@ -116,7 +128,9 @@ async fn serve(
         let Some((method, path, body)) = read_request(&mut stream).await? else {
             return Ok(());
         };
+        let now = Instant::now();
         if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            lock(&state).first_poll.get_or_insert(now);
             let (id, event) = loop {
                 if let Some(item) = lock(&state).queue.pop_front() {
                     break item;
@@ -144,6 +158,7 @@ async fn serve(
                         request_id: (*id).to_owned(),
                         ok: *verdict == "response",
                         body,
+                        at: now,
                     });
                 }
             }

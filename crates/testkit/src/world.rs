@@ -35,9 +35,11 @@ use crate::HarnessError;
 use crate::calls::CallLog;
 use crate::emulator::{EcsGaps, Emulator, REGION};
 use crate::query::{QueryClient, first_xml_value, xml_values};
-use data::create_ledger;
-use ecs::{register_family, run_task};
-use publish::{create_topic, tap};
+pub use data::create_ledger;
+use ecs::run_task;
+pub use ecs::{SEED_IMAGE, register_task_definition};
+use publish::tap;
+pub use publish::{create_queue, create_topic};
 
 /// The query parameter names of a load balancer's (first two) subnets.
 const SUBNET_MEMBERS: [&str; 2] = ["Subnets.member.1", "Subnets.member.2"];
@@ -272,8 +274,10 @@ impl World {
             .and_then(|c| c.cluster_arn())
             .unwrap_or_default()
             .to_owned();
-        let app_task_definition_arn = register_family(&ecs, APP_FAMILY).await?;
-        let worker_task_definition_arn = register_family(&ecs, WORKER_FAMILY).await?;
+        let app_task_definition_arn =
+            register_task_definition(&ecs, APP_FAMILY, SEED_IMAGE).await?;
+        let worker_task_definition_arn =
+            register_task_definition(&ecs, WORKER_FAMILY, SEED_IMAGE).await?;
         let network = NetworkConfiguration::builder()
             .awsvpc_configuration(
                 AwsVpcConfiguration::builder()
@@ -426,16 +430,8 @@ impl World {
 
         // --- the idempotency ledger, and task-recovery's re-check queue (a standard queue: FIFO
         //     queues cannot delay one message)
-        let ledger_table = create_ledger(&dynamodb).await?;
-        let recheck_queue_url = sqs
-            .create_queue()
-            .queue_name(RECHECK_QUEUE)
-            .send()
-            .await
-            .map_err(|e| sdk_fail("sqs:CreateQueue", e))?
-            .queue_url()
-            .unwrap_or_default()
-            .to_owned();
+        let ledger_table = create_ledger(&dynamodb, LEDGER_TABLE).await?;
+        let (recheck_queue_url, _) = create_queue(&sqs, RECHECK_QUEUE).await?;
 
         Ok(World {
             account: spec.account.clone(),

@@ -40,10 +40,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, LogConfiguration,
-    LogDriver, NetworkConfiguration, NetworkMode, PortMapping,
-};
+use aws_sdk_ecs::types::{AwsVpcConfiguration, LaunchType, NetworkConfiguration};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use phoenix_core::SdkConfig;
 use serde_json::{Value, json};
@@ -317,39 +314,9 @@ impl Ecs {
 
     /// Registers a revision of the app's task definition running `image`; returns its ARN.
     pub async fn register_revision(&mut self, image: &str) -> Result<String, SimError> {
-        let log = LogConfiguration::builder()
-            .log_driver(LogDriver::Awslogs)
-            .options("awslogs-group", world::APP_LOG_GROUP)
-            .options("awslogs-region", &self.region)
-            .options("awslogs-stream-prefix", world::LOG_STREAM_PREFIX)
-            .build()
-            .map_err(|e| SimError::Emulator(format!("log configuration: {e}")))?;
-        let arn = self
-            .ecs
-            .register_task_definition()
-            .family(world::APP_FAMILY)
-            .requires_compatibilities(Compatibility::Fargate)
-            .network_mode(NetworkMode::Awsvpc)
-            .cpu("256")
-            .memory("512")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name(world::CONTAINER)
-                    .image(image)
-                    .essential(true)
-                    .cpu(256)
-                    .memory(512)
-                    .port_mappings(PortMapping::builder().container_port(3000).build())
-                    .log_configuration(log)
-                    .build(),
-            )
-            .send()
+        let arn = world::register_task_definition(&self.ecs, world::APP_FAMILY, image)
             .await
-            .map_err(|e| sdk_fail("ecs:RegisterTaskDefinition", e))?
-            .task_definition()
-            .and_then(|t| t.task_definition_arn())
-            .map(str::to_owned)
-            .ok_or_else(|| SimError::Emulator("ecs:RegisterTaskDefinition: no ARN".into()))?;
+            .map_err(|e| SimError::Emulator(e.to_string()))?;
         self.definitions.insert(arn.clone(), image.to_owned());
         Ok(arn)
     }

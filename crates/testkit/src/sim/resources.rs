@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use phoenix_core::SdkConfig;
 use serde_json::Value;
 
@@ -20,43 +20,18 @@ fn sdk_fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
     ))
 }
 
-/// Creates an SQS queue; returns its URL and ARN.
+/// Creates an SQS queue; returns its URL and ARN (the world's seeding does the same).
 pub async fn create_queue(sdk: &SdkConfig, name: &str) -> Result<(String, String), SimError> {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
+    crate::world::create_queue(&aws_sdk_sqs::Client::new(sdk), name)
         .await
-        .map_err(|e| sdk_fail("sqs:CreateQueue", e))?
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| sdk_fail("sqs:GetQueueAttributes", e))?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default();
-    Ok((url, arn))
+        .map_err(|e| SimError::Emulator(e.to_string()))
 }
 
 /// Creates an SNS topic; returns its ARN.
 pub async fn create_topic(sdk: &SdkConfig, name: &str) -> Result<String, SimError> {
-    aws_sdk_sns::Client::new(sdk)
-        .create_topic()
-        .name(name)
-        .send()
+    crate::world::create_topic(&aws_sdk_sns::Client::new(sdk), name)
         .await
-        .map_err(|e| sdk_fail("sns:CreateTopic", e))?
-        .topic_arn()
-        .map(str::to_owned)
-        .ok_or_else(|| SimError::Emulator("sns:CreateTopic: no ARN".into()))
+        .map_err(|e| SimError::Emulator(e.to_string()))
 }
 
 /// One message read from a queue.
@@ -224,10 +199,6 @@ impl SnsMessage {
 /// the seeded world creates it once the test kit has it; a world without it gets it here.
 /// Returns whether it had to be created.
 pub async fn ensure_ledger(sdk: &SdkConfig, table: &str) -> Result<bool, SimError> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
-    };
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     if dynamodb
         .describe_table()
@@ -238,41 +209,9 @@ pub async fn ensure_ledger(sdk: &SdkConfig, table: &str) -> Result<bool, SimErro
     {
         return Ok(false);
     }
-    let build = |e: aws_sdk_dynamodb::error::BuildError| SimError::Emulator(format!("ledger: {e}"));
-    dynamodb
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build)?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(build)?,
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
+    crate::world::create_ledger(&dynamodb, table)
         .await
-        .map_err(|e| sdk_fail("dynamodb:CreateTable", e))?;
-    dynamodb
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
-                .enabled(true)
-                .build()
-                .map_err(build)?,
-        )
-        .send()
-        .await
-        .map_err(|e| sdk_fail("dynamodb:UpdateTimeToLive", e))?;
+        .map_err(|e| SimError::Emulator(e.to_string()))?;
     Ok(true)
 }
 

@@ -8,15 +8,15 @@ use aws_sdk_s3::types::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    EXPORT_PREFIX, LEDGER_KEY, LEDGER_TABLE, LEDGER_TTL_ATTRIBUTE, World, fail, metric_dimension,
-    sdk_fail,
+    EXPORT_PREFIX, LEDGER_KEY, LEDGER_TTL_ATTRIBUTE, World, fail, metric_dimension, sdk_fail,
 };
 use crate::HarnessError;
 
-/// Creates the ledger table as the template does: `pk` (S) hash key, on demand, TTL on
+/// Creates the ledger table `table` as the template does: `pk` (S) hash key, on demand, TTL on
 /// `expires_at`.
-pub(super) async fn create_ledger(
+pub async fn create_ledger(
     dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
 ) -> Result<String, HarnessError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -24,7 +24,7 @@ pub(super) async fn create_ledger(
     };
     dynamodb
         .create_table()
-        .table_name(LEDGER_TABLE)
+        .table_name(table)
         .attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(LEDGER_KEY)
@@ -45,7 +45,7 @@ pub(super) async fn create_ledger(
         .map_err(|e| sdk_fail("dynamodb:CreateTable", e))?;
     dynamodb
         .update_time_to_live()
-        .table_name(LEDGER_TABLE)
+        .table_name(table)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .attribute_name(LEDGER_TTL_ATTRIBUTE)
@@ -56,7 +56,7 @@ pub(super) async fn create_ledger(
         .send()
         .await
         .map_err(|e| sdk_fail("dynamodb:UpdateTimeToLive", e))?;
-    Ok(LEDGER_TABLE.to_owned())
+    Ok(table.to_owned())
 }
 
 /// Writes log lines to a stream (created if needed), one second apart, ending at `end`.

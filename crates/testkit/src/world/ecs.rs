@@ -15,9 +15,16 @@ use super::{
 use crate::HarnessError;
 use crate::emulator::REGION;
 
-pub(super) async fn register_family(
+/// The image the seeded world's task definitions run.
+pub const SEED_IMAGE: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/phoenix:1.4.2";
+
+/// Registers a Fargate task definition of `family` running `image` in the app's container (port
+/// 3000, awslogs to the app's log group); returns its ARN. The world and the scenarios' ECS model
+/// register through here.
+pub async fn register_task_definition(
     ecs: &aws_sdk_ecs::Client,
     family: &str,
+    image: &str,
 ) -> Result<String, HarnessError> {
     let log = LogConfiguration::builder()
         .log_driver(LogDriver::Awslogs)
@@ -35,7 +42,7 @@ pub(super) async fn register_family(
         .container_definitions(
             ContainerDefinition::builder()
                 .name(CONTAINER)
-                .image("111122223333.dkr.ecr.eu-west-1.amazonaws.com/phoenix:1.4.2")
+                .image(image)
                 .essential(true)
                 // moto needs both to run a task.
                 .cpu(256)

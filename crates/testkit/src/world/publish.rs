@@ -7,10 +7,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use super::{fail, sdk_fail};
 use crate::HarnessError;
 
-pub(super) async fn create_topic(
-    sns: &aws_sdk_sns::Client,
-    name: &str,
-) -> Result<String, HarnessError> {
+/// Creates (or finds: the call is idempotent) an SNS topic; returns its ARN.
+pub async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<String, HarnessError> {
     sns.create_topic()
         .name(name)
         .send()
@@ -21,15 +19,14 @@ pub(super) async fn create_topic(
         .ok_or_else(|| fail("sns:CreateTopic", "no ARN"))
 }
 
-pub(super) async fn tap(
-    sns: &aws_sdk_sns::Client,
+/// Creates (or finds) an SQS queue; returns its URL and ARN.
+pub async fn create_queue(
     sqs: &aws_sdk_sqs::Client,
-    topic_arn: &str,
-    queue: &str,
-) -> Result<String, HarnessError> {
+    name: &str,
+) -> Result<(String, String), HarnessError> {
     let queue_url = sqs
         .create_queue()
-        .queue_name(queue)
+        .queue_name(name)
         .send()
         .await
         .map_err(|e| sdk_fail("sqs:CreateQueue", e))?
@@ -47,6 +44,16 @@ pub(super) async fn tap(
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
         .unwrap_or_default();
+    Ok((queue_url, queue_arn))
+}
+
+pub(super) async fn tap(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    topic_arn: &str,
+    queue: &str,
+) -> Result<String, HarnessError> {
+    let (queue_url, queue_arn) = create_queue(sqs, queue).await?;
     sns.subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
