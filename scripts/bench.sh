@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "bench: $*" >&2; }
-functions=(task-recovery request-scaler alarm-notifier backup)
+functions=(task-recovery request-scaler alarm-notifier backup daily-digest)
 packages=()
 for f in "${functions[@]}" hello-bare hello-sdk; do packages+=(-p "$f"); done
 

@@ -18,7 +18,16 @@ pub struct ColdRun {
     pub warm_ms: Vec<f64>,
     pub peak_rss_kib: u64,
     pub ok_answers: usize,
+    /// Bytes the function wrote to stdout (its log lines: the Outcome line, metrics, logs).
+    pub log_bytes: u64,
     pub error: Option<String>,
+}
+
+/// Log bytes per invocation over every run of one function.
+pub fn log_bytes_per_invocation(runs: &[ColdRun]) -> Option<f64> {
+    let bytes: u64 = runs.iter().map(|r| r.log_bytes).sum();
+    let invocations: usize = runs.iter().map(|r| r.ok_answers).sum();
+    (invocations > 0).then(|| bytes as f64 / invocations as f64)
 }
 
 /// The warm invocations of every run of one function.
@@ -54,6 +63,7 @@ pub async fn run_once(binary: &Path, env: &BTreeMap<String, String>, events: &[V
         warm_ms: Vec::new(),
         peak_rss_kib: 0,
         ok_answers: 0,
+        log_bytes: 0,
         error: None,
     };
     let api = match RuntimeApi::start().await {
@@ -78,7 +88,7 @@ pub async fn run_once(binary: &Path, env: &BTreeMap<String, String>, events: &[V
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true);
     let started = Instant::now();
@@ -90,6 +100,13 @@ pub async fn run_once(binary: &Path, env: &BTreeMap<String, String>, events: &[V
         }
     };
     let pid = child.id().unwrap_or(0);
+    // count what the function logs (CloudWatch Logs bills ingestion by the byte)
+    let counter = child.stdout.take().map(|mut stdout| {
+        tokio::spawn(async move {
+            let mut sink = tokio::io::sink();
+            tokio::io::copy(&mut stdout, &mut sink).await.unwrap_or(0)
+        })
+    });
     for (i, event) in events.iter().enumerate() {
         let asked = Instant::now();
         let request_id = format!("bench-{pid}-{i:04}");
@@ -121,5 +138,8 @@ pub async fn run_once(binary: &Path, env: &BTreeMap<String, String>, events: &[V
     }
     run.peak_rss_kib = peak_rss_kib(pid);
     let _ = child.kill().await;
+    if let Some(counter) = counter {
+        run.log_bytes = counter.await.unwrap_or(0);
+    }
     run
 }
