@@ -114,14 +114,10 @@ impl Webhook {
     }
 }
 
-/// The HTTP client, built once per container (loading the system's TLS roots takes time).
+/// The HTTP client, built once per container (loading the system's TLS roots takes time): on
+/// phoenix-core's one HTTPS stack, the one the AWS SDK uses.
 pub fn http_client() -> Result<HttpClient, String> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| format!("cannot load the system's TLS root certificates: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .build();
+    let https = phoenix_core::http::https_connector(None)?;
     Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 

@@ -99,13 +99,10 @@ pub fn base_config() -> aws_types::sdk_config::Builder {
         .time_source(SharedTimeSource::new(SystemTimeSource::new()))
 }
 
-/// The SDK's HTTPS client: hyper 1 + rustls with the *ring* crypto provider (smaller than
-/// aws-lc-rs; see README "Performance").
+/// The SDK's HTTPS client: phoenix-core's HTTP/1.1 client over rustls on *ring*
+/// ([`crate::http`]).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    crate::http::sdk_http_client()
 }
 
 /// How an SDK call failed, before any service code is considered.

@@ -11,6 +11,7 @@
 //!   invocation, panics reported as final failures); [`logging`]: JSON lines with the request id.
 //! * [`metrics`]: CloudWatch embedded-metric-format lines.
 //! * [`ledger`]: the DynamoDB table that makes an effect happen once across containers.
+//! * [`http`]: the one HTTPS stack (the SDK's HTTP/1.1 client, the Slack webhook's connector).
 //! * [`text`]: size limits, durations, redaction of secrets; [`console`]: links people may follow.
 //! * [`string_enum!`]: wire enums with an `Unknown(String)` arm (stop codes, alarm states, ...).
 
@@ -18,6 +19,7 @@ pub mod aws;
 pub mod config;
 pub mod console;
 pub mod ecs;
+pub mod http;
 pub mod lambda;
 pub mod ledger;
 pub mod logging;

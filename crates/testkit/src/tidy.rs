@@ -16,18 +16,34 @@ use std::path::{Path, PathBuf};
 /// The first line of every pure module starts with this, followed by the reason.
 pub const MARKER: &str = "// pure:";
 
-/// Modules that must carry the marker, per crate (paths relative to the crate's `src/`): each
-/// function's decision module and the rule modules the design names. Add a module here when a
-/// crate gains a decision module; a crate not listed is covered by its markers alone.
-///
-/// Transition: a crate that still has the old hand-listed check (`tests/tidy.rs`, calling
-/// [`assert_pure_modules`]) is exempt from this list until that file is deleted (each function
-/// crate's reshaping removes its `tests/` folder); its listed modules are checked by that file.
+/// Modules that must carry the marker, per crate (paths relative to the crate's `src/`): the
+/// pure steps of every function's pipeline (`event` → … → `decide` → … → `report`) and the rule
+/// modules the design names. Add a module here when a crate gains one; any other module with the
+/// marker is checked too.
 pub const REQUIRED_PURE_MODULES: &[(&str, &[&str])] = &[
-    ("task-recovery", &["decide.rs"]),
-    ("request-scaler", &["decide.rs", "simulate.rs"]),
-    ("alarm-notifier", &["decide.rs", "render.rs"]),
-    ("backup", &["rotation.rs", "exports.rs"]),
+    (
+        "task-recovery",
+        &["event.rs", "classify.rs", "decide.rs", "report.rs"],
+    ),
+    (
+        "request-scaler",
+        &[
+            "event.rs",
+            "decide.rs",
+            "forecast.rs",
+            "simulate.rs",
+            "report.rs",
+        ],
+    ),
+    (
+        "alarm-notifier",
+        &["event.rs", "decide.rs", "render.rs", "report.rs"],
+    ),
+    (
+        "backup",
+        &["event.rs", "rotation.rs", "exports.rs", "report.rs"],
+    ),
+    ("daily-digest", &["event.rs", "decide.rs", "report.rs"]),
 ];
 
 /// What a pure module may not use. Each entry is a token sequence (`::` and `.` are tokens;
@@ -403,9 +419,6 @@ pub fn check_workspace(root: &Path) -> Vec<String> {
     }
     for (krate, modules) in REQUIRED_PURE_MODULES {
         let dir = root.join("crates").join(krate);
-        if dir.join("tests/tidy.rs").exists() {
-            continue; // the old hand-listed check still covers it (see REQUIRED_PURE_MODULES)
-        }
         for module in *modules {
             let path = dir.join("src").join(module);
             let shown = format!("crates/{krate}/src/{module}");
@@ -422,29 +435,6 @@ pub fn check_workspace(root: &Path) -> Vec<String> {
         }
     }
     problems
-}
-
-/// The old, hand-listed form (kept while function crates still call it from `tests/tidy.rs`):
-/// panics naming each module of `crate_dir/src` that uses something impure, with the same
-/// token check as [`check_workspace`].
-pub fn assert_pure_modules(crate_dir: &str, modules: &[&str]) {
-    let mut found = Vec::new();
-    for module in modules {
-        let path = format!("{crate_dir}/src/{module}");
-        match std::fs::read_to_string(&path) {
-            Ok(source) => {
-                for (line, token) in check_source(&source) {
-                    found.push(format!("{module}:{line}: `{token}`"));
-                }
-            }
-            Err(e) => found.push(format!("{path}: {e}")),
-        }
-    }
-    assert!(
-        found.is_empty(),
-        "impure decision modules:\n{}",
-        found.join("\n")
-    );
 }
 
 #[cfg(test)]
@@ -549,6 +539,15 @@ pub fn after() -> DateTime<Utc> { Utc::now() }
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(path, text).expect("write");
         };
+        // every required module present and clean, then the cases below on top
+        for (krate, modules) in REQUIRED_PURE_MODULES {
+            for module in *modules {
+                write(
+                    &format!("crates/{krate}/src/{module}"),
+                    "// pure: rules\npub fn rule() {}\n",
+                );
+            }
+        }
         write(
             "crates/task-recovery/src/decide.rs",
             "// pure: plan\npub fn plan() {}\n",

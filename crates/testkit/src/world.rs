@@ -512,6 +512,8 @@ impl World {
         push("AWS_REGION", &self.region);
         push("AWS_ACCESS_KEY_ID", "AKIAPHOENIXSANDBOX");
         push("AWS_SECRET_ACCESS_KEY", "phoenix-sandbox-secret");
+        // what Lambda's adapter reads for every function (phoenix_core::lambda::Common)
+        push("STACK_NAME", "phoenix-sandbox");
         for (k, v) in self.env() {
             push(&k, &v);
         }

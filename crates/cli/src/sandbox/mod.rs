@@ -336,6 +336,20 @@ pub async fn run_scenario() -> ExitCode {
 }
 
 /// `phoenix-ops sandbox up`: the world, the env exports, and an alerts relay until Ctrl-C.
+/// Writes every sample of `events/`, moved into the world of `account` at the current time, to
+/// `dir`; returns how many.
+fn write_world_events(dir: &std::path::Path, account: &str) -> Result<usize, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let now = Utc::now();
+    let samples = phoenix_testkit::fixtures::fixtures_starting_with("");
+    for (name, sample) in &samples {
+        let moved = phoenix_testkit::fuzz::rebase_sample(sample, account, now);
+        let text = serde_json::to_string_pretty(&moved).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(name), text + "\n").map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(samples.len())
+}
+
 pub async fn up() -> ExitCode {
     let mut stage = match Stage::start().await {
         Ok(stage) => stage,
@@ -344,14 +358,39 @@ pub async fn up() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Processes in other shells (phoenix-ops invoke, the functions' binaries, the AWS CLI) reach
+    // the emulator through the test kit's proxy: it speaks CloudWatch's current protocol (CBOR)
+    // to them and moto's to moto, as the in-process harness does.
+    let proxy = match phoenix_testkit::EmulatorProxy::start(stage.emulator_url()).await {
+        Ok(proxy) => proxy,
+        Err(e) => {
+            eprintln!("phoenix-ops: the sandbox's emulator proxy cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The samples of events/, moved into this world (its account, times shifted to now), so
+    // an invoke acts on this world instead of ignoring an event of another account or day.
+    let events_dir = std::path::Path::new("target/sandbox/events");
+    let written = write_world_events(events_dir, &stage.world.account);
     println!(
-        "# phoenix-ops sandbox is up: emulator {}, Slack sink {}",
+        "# phoenix-ops sandbox is up: emulator {} (through {}), Slack sink {}",
         stage.emulator_url(),
+        proxy.url(),
         stage.sink.url()
     );
+    match written {
+        Ok(count) => println!(
+            "# {count} sample events moved into this world: {}/",
+            events_dir.display()
+        ),
+        Err(e) => println!("# (sample events not written: {e})"),
+    }
     println!("# In another shell, paste these lines, then e.g.:");
-    println!("#   phoenix-ops invoke task-recovery --event events/ecs-task-stopped-crash.json");
-    print!("{}", stage.world.shell_exports(stage.emulator_url()));
+    println!(
+        "#   target/debug/phoenix-ops invoke task-recovery --event {}/ecs-task-stopped-crash.json",
+        events_dir.display()
+    );
+    print!("{}", stage.world.shell_exports(proxy.url()));
     println!("# Relaying the alerts topic to the Slack sink every 2 s. Ctrl-C stops.");
     loop {
         tokio::select! {
