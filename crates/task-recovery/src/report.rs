@@ -445,11 +445,19 @@ pub fn service_event_notice(
                 );
             }
         }
-        if let Some(before) = before {
-            notice = notice.field(
-                before_label,
-                format!("{} ({})", before.task_definition, before.status),
-            );
+        match (before, after) {
+            // the event's deployment is no longer listed (ECS drops an inactive deployment
+            // quickly): naming another one "before" or "failed" would be a guess
+            (_, None) if event.deployment_id.is_some() => {
+                notice = notice.field(after_label, "no longer listed by ECS (see Deployments)");
+            }
+            (Some(before), _) => {
+                notice = notice.field(
+                    before_label,
+                    format!("{} ({})", before.task_definition, before.status),
+                );
+            }
+            (None, _) => {}
         }
         notice = notice
             .field("Service tasks", state.counts())

@@ -503,6 +503,45 @@ fn a_deployment_failure_names_the_task_definitions_before_and_after() {
 }
 
 #[test]
+fn a_deployment_ecs_no_longer_lists_is_not_guessed() {
+    let now = at(10, 35, 0);
+    let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture("ecs-deployment-failed.json"), now)
+    else {
+        panic!("parsed");
+    };
+    // only the deployment the service is back on: the failed one is gone from the list
+    let observed = Observed {
+        service: Some(state(
+            2,
+            2,
+            vec![deployment(
+                "ecs-svc/1111111111111111111",
+                "PRIMARY",
+                "phoenix:7",
+                "COMPLETED",
+                None,
+            )],
+        )),
+        ..Observed::default()
+    };
+    let plan = plan_service_event(&event);
+    let notice =
+        service_event_notice(&event, &plan, &observed, now, "task-recovery").expect("told");
+    assert_eq!(
+        field(&notice, "Task definition (failed deployment)"),
+        Some("no longer listed by ECS (see Deployments)")
+    );
+    assert_eq!(
+        field(&notice, "Task definition (before / rolled back to)"),
+        None
+    );
+    assert!(
+        field(&notice, "Deployments").is_some_and(|d| d.contains("phoenix:7")),
+        "the list still says what runs"
+    );
+}
+
+#[test]
 fn a_rollback_names_the_target_and_the_failed_task_definition() {
     let now = at(10, 35, 0);
     let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture("ecs-deployment-rollback.json"), now)
