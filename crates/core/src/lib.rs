@@ -28,6 +28,11 @@ pub mod notice;
 pub mod outcome;
 pub mod publish;
 mod string_enum;
+
+/// For [`string_enum!`]: the serde its expansion uses, so a crate using the macro needs no
+/// serde dependency of its own.
+#[doc(hidden)]
+pub use serde as __serde;
 pub mod text;
 
 pub use aws::{AwsFailure, RetryableError, SdkConfig};
