@@ -429,7 +429,9 @@ fn handler_costs(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
 /// 4. Scaling quality on every shipped trace.
 fn scaling() -> String {
     use request_scaler::decide::Policy;
-    use request_scaler::simulate::{SimPolicy, parse_trace, simulate, summarize, summary_table};
+    use request_scaler::simulate::{
+        Comparison, SimPolicy, comparison_table, parse_trace, simulate, summarize,
+    };
     let dir = phoenix_testkit::emulator::repo_root().join("events/traces");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
@@ -445,18 +447,27 @@ fn scaling() -> String {
         else {
             continue;
         };
-        let [ours, tt] = [SimPolicy::Ours, SimPolicy::TargetTracking]
-            .map(|p| summarize(&simulate(&trace, p, &policy), p, &policy));
-        let name = path
+        let [ours, without_forecast, target_tracking] = [
+            SimPolicy::Ours,
+            SimPolicy::OursWithoutForecast,
+            SimPolicy::TargetTracking,
+        ]
+        .map(|p| summarize(&simulate(&trace, p, &policy), p, &policy));
+        let trace = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        rows.push((name, ours, tt));
+        rows.push(Comparison {
+            trace,
+            ours,
+            without_forecast,
+            target_tracking,
+        });
     }
     format!(
-        "## 4. Scaling quality (simulator: ours vs target-tracking model, target 100/task, min 1, max 10)\n\n\
+        "## 4. Scaling quality (simulator: ours vs target-tracking model, target 100/task, CPU 70 %, min 1, max 10)\n\n\
          Worst catch-up = longest run of under-provisioned minutes (time from a spike to enough \
-         capacity).\n\n{}\n",
-        summary_table(&rows)
+         capacity). The last column replays ours without the trend and daily forecasts.\n\n{}\n",
+        comparison_table(&rows)
     )
 }
