@@ -3,7 +3,7 @@
 # narrated, with the Slack messages shown. `scripts/sandbox.sh up` keeps a world running instead;
 # `scripts/sandbox.sh scenarios [NAME…]` runs the whole-system scenarios in simulated time.
 # Says what it does while it prepares: the first run installs moto (.venv/emulator, ~10 s) and
-# compiles the CLI and the four functions in debug (7–9 min on 2 cores); later runs start in
+# compiles the CLI and the five functions in debug (7–9 min on 2 cores); later runs start in
 # seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ began=$(date +%s)
 if [ -x "$bin" ]; then
   say "building phoenix-ops (debug; only what changed since the last build)…"
 else
-  say "first build of phoenix-ops and the four functions (debug): about 7–9 min on 2 cores, most"
+  say "first build of phoenix-ops and the five functions (debug): about 7–9 min on 2 cores, most"
   say "of it the AWS SDK; later runs reuse ${CARGO_TARGET_DIR:-target}/ and start in seconds. cargo's progress follows."
 fi
 cargo build --locked -p phoenix-ops-cli
