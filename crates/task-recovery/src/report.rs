@@ -445,19 +445,17 @@ pub fn service_event_notice(
                 );
             }
         }
-        match (before, after) {
-            // the event's deployment is no longer listed (ECS drops an inactive deployment
-            // quickly): naming another one "before" or "failed" would be a guess
-            (_, None) if event.deployment_id.is_some() => {
-                notice = notice.field(after_label, "no longer listed by ECS (see Deployments)");
-            }
-            (Some(before), _) => {
-                notice = notice.field(
-                    before_label,
-                    format!("{} ({})", before.task_definition, before.status),
-                );
-            }
-            (None, _) => {}
+        // the event's deployment is no longer listed (ECS drops an inactive deployment
+        // quickly): said so, never guessed from another one
+        if after.is_none() && event.deployment_id.is_some() {
+            notice = notice.field(after_label, "no longer listed by ECS (see Deployments)");
+        }
+        // the service's PRIMARY deployment (what it runs now) is no guess
+        if let Some(before) = before {
+            notice = notice.field(
+                before_label,
+                format!("{} ({})", before.task_definition, before.status),
+            );
         }
         notice = notice
             .field("Service tasks", state.counts())

@@ -503,7 +503,7 @@ fn a_deployment_failure_names_the_task_definitions_before_and_after() {
 }
 
 #[test]
-fn a_deployment_ecs_no_longer_lists_is_not_guessed() {
+fn a_deployment_ecs_no_longer_lists_is_said_so_and_what_runs_is_named() {
     let now = at(10, 35, 0);
     let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture("ecs-deployment-failed.json"), now)
     else {
@@ -531,9 +531,10 @@ fn a_deployment_ecs_no_longer_lists_is_not_guessed() {
         field(&notice, "Task definition (failed deployment)"),
         Some("no longer listed by ECS (see Deployments)")
     );
+    // what the service runs now is listed, so it is named
     assert_eq!(
         field(&notice, "Task definition (before / rolled back to)"),
-        None
+        Some("phoenix:7 (PRIMARY)")
     );
     assert!(
         field(&notice, "Deployments").is_some_and(|d| d.contains("phoenix:7")),
