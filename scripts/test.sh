@@ -4,11 +4,11 @@
 # scripts/bench.sh). Each step prints the seconds since the start, so slow steps show.
 #
 # Speed (2 cores): clippy lints our crates while they are compiled for the tests (one build, not a
-# check and a build: below); the infra lints (Python: sam validate, cfn-lint, checkov, actionlint) run in the
-# background from the start, on the core cargo leaves idle while one large crate compiles or a
-# binary links, and are skipped when nothing they read changed since their last pass on this
-# machine (a stamp in .venv/). The test binaries are built once (`--no-run`), then run. On CI (CI
-# set) incremental compilation is off: a clean build does not use it and pays for it.
+# check and a build: below). Beside the build, in the background: the infra lints (Python: sam
+# validate, cfn-lint, checkov, actionlint; skipped when nothing they read changed since their last
+# pass on this machine, a stamp in .venv/) and the install of moto and the AWS CLI. Beside the
+# tests: the scenarios and the smoke test. The test binaries are built once (`--no-run`), then
+# run. On CI (CI set) incremental compilation is off: a clean build does not use it and pays for it.
 # PHOENIX_TIMINGS=1 adds cargo's --timings (target/cargo-timings/*.html) to the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,12 @@ step() { echo; echo "━━ $* ($(( $(date +%s) - start ))s)"; }
 [ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
 
 step "setup"
-scripts/setup.sh --emulator --deny --aws
+scripts/setup.sh --deny
+# moto and the AWS CLI (the tests, the smoke test) install in the background while cargo builds;
+# the tests step waits for them.
+setup_log=$(mktemp -t phoenix-setup.XXXXXX)
+scripts/setup.sh --emulator --aws > "$setup_log" 2>&1 &
+setup_pid=$!
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -42,7 +47,7 @@ else
   lint_pid=$!
 fi
 # If a step fails, stop the lints too.
-trap 'kill ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$lint_log"' EXIT
+trap 'kill "$setup_pid" ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$lint_log" "$setup_log"' EXIT
 
 timings=()
 [ -n "${PHOENIX_TIMINGS:-}" ] && timings=(--timings)
@@ -63,24 +68,34 @@ cargo build --locked --quiet -p phoenix-ops-cli
 phoenix_ops="${CARGO_TARGET_DIR:-target}/debug/phoenix-ops"
 
 step "tests (unit, property, fault injection, end-to-end against the emulator)"
+wait "$setup_pid" || { cat "$setup_log"; echo "test.sh: setup failed (above)" >&2; exit 1; }
+cat "$setup_log"
 # shellcheck source=scripts/emulator.sh
 source scripts/emulator.sh
-# The scenarios run beside the tests, in their own emulator accounts: they mostly wait (the
-# notifier's real back-off against a failing Slack is the long part), so they share the 2 cores
-# well; their narration is printed when they are done.
+# The scenarios and the smoke test run beside the tests, each in its own emulator accounts (the
+# account ids carry the process id): they mostly wait (the notifier's real back-off against a
+# failing Slack, the AWS CLI's start-up), so they share the 2 cores well; their output is printed
+# when they are done.
 scenarios_log=$(mktemp -t phoenix-scenarios.XXXXXX)
 "$phoenix_ops" scenarios > "$scenarios_log" 2>&1 &
 scenarios_pid=$!
-# emulator.sh stops moto on exit; also stop the lints and the scenarios if a step fails first.
-trap 'kill "$emulator_pid" "$scenarios_pid" ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$emulator_log" "$lint_log" "$scenarios_log"' EXIT
+smoke_log=$(mktemp -t phoenix-smoke.XXXXXX)
+PHOENIX_OPS_BIN="$phoenix_ops" scripts/smoke-test.sh > "$smoke_log" 2>&1 &
+smoke_pid=$!
+# emulator.sh stops moto on exit; also stop the lints, the scenarios and the smoke test if a step
+# fails first.
+trap 'kill "$emulator_pid" "$scenarios_pid" "$smoke_pid" ${lint_pid:+"$lint_pid"} 2>/dev/null; wait 2>/dev/null; rm -f "$emulator_log" "$lint_log" "$setup_log" "$scenarios_log" "$smoke_log"' EXIT
 tests_rc=0
 cargo test --workspace --locked || tests_rc=$?
 
 step "fuzz pass: 300 mutated events through every handler, dry run, judged (scripts/fuzz.sh runs more)"
 "$phoenix_ops" fuzz --events 300 || tests_rc=$?
 
-step "smoke test of scripts/smoke.sh against the emulator (scripts/smoke-test.sh)"
-PHOENIX_OPS_BIN="$phoenix_ops" scripts/smoke-test.sh || tests_rc=$?
+step "smoke test of scripts/smoke.sh against the emulator (scripts/smoke-test.sh, run beside the tests)"
+smoke_rc=0
+wait "$smoke_pid" || smoke_rc=$?
+cat "$smoke_log"
+[ $smoke_rc -eq 0 ] || tests_rc=$smoke_rc
 
 step "scenarios: the whole system in simulated time (phoenix-ops scenarios, run beside the steps above)"
 scenarios_rc=0
