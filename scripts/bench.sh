@@ -4,7 +4,7 @@
 # target/bench/report.md.
 #
 #   1. arm64 release binaries and zips, exactly as `sam build` makes them (cargo-lambda, pinned,
-#      from PyPI) — reuses scripts/build.sh's cache under target/ — for the four functions and,
+#      from PyPI) — reuses scripts/build.sh's cache under target/ — for the five functions and,
 #      in the same run and profile, two baselines (crates/bench/hello-*): a bare hello-world and
 #      a hello-world that builds the functions' SDK configuration; every function's zip, init
 #      and RSS are printed absolute and as multiples of both;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the four functions for Lambda (release, aarch64 / arm64, provided.al2023) with
+# Builds the five functions for Lambda (release, aarch64 / arm64, provided.al2023) with
 # `sam build`: cargo-lambda (pinned, from PyPI, with its Zig) cross-compiles each crate named by
 # the template's BuildProperties.Binary. Output: .aws-sam/build (what `sam deploy` uploads).
 # It is the README's `sam build` with the pinned tools: the root samconfig.toml names
@@ -29,7 +29,7 @@ fi
 export PATH="$PWD/.venv/lambda/bin:$PATH"
 export SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1
 start=$(date +%s)
-say "sam build: four release builds for arm64 (cargo lambda build --release --arm64), one after"
+say "sam build: five release builds for arm64 (cargo lambda build --release --arm64), one after"
 say "the other. A cold build takes about 20 min on 2 cores (the AWS SDK dominates); later builds"
 say "reuse target/ and take a minute or two. cargo's progress follows."
 .venv/sam/bin/sam build "$@"

@@ -313,9 +313,9 @@ pub fn monthly_cost(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
     let _ = writeln!(
         out,
         "| **all** | | **{total:.2}** | **{after:.2}** |\n\n\
-         Target ≤ 1 USD/month. The floor the requirements set: the Slack secret in Secrets Manager \
-         (0.40), a GetMetricData read of requests every minute (0.43) and the heartbeat and \
-         dead-letter alarms (0.70 before the free tier) are 1.53 before anything else.\n\n{per_function}"
+         Target ≤ 1 USD/month, not met: the Slack secret, the request metric's read every minute, \
+         the alarms and the heartbeats' custom metrics are required and set the floor (README, \
+         Performance › Targets).\n\n{per_function}"
     );
     out
 }
