@@ -416,39 +416,48 @@ fn recheck_notices_tell_a_forced_deployment_a_give_up_and_a_recovery() {
     assert_eq!(failed.severity, Severity::Error);
 }
 
-#[test]
-fn a_deployment_failure_names_the_task_definitions_before_and_after() {
+/// The Notice task-recovery writes for the service event in `fixture_name`, read at 10:35 with
+/// the service at `running` of 2 tasks and these deployments listed.
+fn service_event_told(
+    fixture_name: &str,
+    running: i32,
+    deployments: Vec<DeploymentState>,
+) -> Notice {
     let now = at(10, 35, 0);
-    let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture("ecs-deployment-failed.json"), now)
-    else {
+    let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture(fixture_name), now) else {
         panic!("parsed");
     };
     let observed = Observed {
-        service: Some(state(
-            2,
-            2,
-            vec![
-                deployment(
-                    "ecs-svc/9182736450918273645",
-                    "PRIMARY",
-                    "phoenix:7",
-                    "IN_PROGRESS",
-                    None,
-                ),
-                deployment(
-                    "ecs-svc/8273651093847561234",
-                    "ACTIVE",
-                    "phoenix:8",
-                    "FAILED",
-                    Some("ECS deployment circuit breaker: tasks failed to start."),
-                ),
-            ],
-        )),
+        service: Some(state(2, running, deployments)),
         ..Observed::default()
     };
     let plan = plan_service_event(&event);
-    let notice =
-        service_event_notice(&event, &plan, &observed, now, "task-recovery").expect("told");
+    service_event_notice(&event, &plan, &observed, now, "task-recovery").expect("told")
+}
+
+#[test]
+fn a_deployment_failure_names_the_task_definitions_before_and_after() {
+    let now = at(10, 35, 0);
+    let notice = service_event_told(
+        "ecs-deployment-failed.json",
+        2,
+        vec![
+            deployment(
+                "ecs-svc/9182736450918273645",
+                "PRIMARY",
+                "phoenix:7",
+                "IN_PROGRESS",
+                None,
+            ),
+            deployment(
+                "ecs-svc/8273651093847561234",
+                "ACTIVE",
+                "phoenix:8",
+                "FAILED",
+                Some("ECS deployment circuit breaker: tasks failed to start."),
+            ),
+        ],
+    );
     assert_eq!(notice.severity, Severity::Error);
     assert_eq!(
         notice.title,
@@ -504,29 +513,18 @@ fn a_deployment_failure_names_the_task_definitions_before_and_after() {
 
 #[test]
 fn a_deployment_ecs_no_longer_lists_is_said_so_and_what_runs_is_named() {
-    let now = at(10, 35, 0);
-    let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture("ecs-deployment-failed.json"), now)
-    else {
-        panic!("parsed");
-    };
     // only the deployment the service is back on: the failed one is gone from the list
-    let observed = Observed {
-        service: Some(state(
-            2,
-            2,
-            vec![deployment(
-                "ecs-svc/1111111111111111111",
-                "PRIMARY",
-                "phoenix:7",
-                "COMPLETED",
-                None,
-            )],
-        )),
-        ..Observed::default()
-    };
-    let plan = plan_service_event(&event);
-    let notice =
-        service_event_notice(&event, &plan, &observed, now, "task-recovery").expect("told");
+    let notice = service_event_told(
+        "ecs-deployment-failed.json",
+        2,
+        vec![deployment(
+            "ecs-svc/1111111111111111111",
+            "PRIMARY",
+            "phoenix:7",
+            "COMPLETED",
+            None,
+        )],
+    );
     assert_eq!(
         field(&notice, "Task definition (failed deployment)"),
         Some("no longer listed by ECS (see Deployments)")
@@ -544,37 +542,26 @@ fn a_deployment_ecs_no_longer_lists_is_said_so_and_what_runs_is_named() {
 
 #[test]
 fn a_rollback_names_the_target_and_the_failed_task_definition() {
-    let now = at(10, 35, 0);
-    let Ok(Trigger::ServiceEvent(event)) = parse_at(&fixture("ecs-deployment-rollback.json"), now)
-    else {
-        panic!("parsed");
-    };
-    let observed = Observed {
-        service: Some(state(
-            2,
-            1,
-            vec![
-                deployment(
-                    "ecs-svc/9182736450918273645",
-                    "PRIMARY",
-                    "phoenix:7",
-                    "IN_PROGRESS",
-                    None,
-                ),
-                deployment(
-                    "ecs-svc/8273651093847561234",
-                    "ACTIVE",
-                    "phoenix:8",
-                    "FAILED",
-                    None,
-                ),
-            ],
-        )),
-        ..Observed::default()
-    };
-    let plan = plan_service_event(&event);
-    let notice =
-        service_event_notice(&event, &plan, &observed, now, "task-recovery").expect("told");
+    let notice = service_event_told(
+        "ecs-deployment-rollback.json",
+        1,
+        vec![
+            deployment(
+                "ecs-svc/9182736450918273645",
+                "PRIMARY",
+                "phoenix:7",
+                "IN_PROGRESS",
+                None,
+            ),
+            deployment(
+                "ecs-svc/8273651093847561234",
+                "ACTIVE",
+                "phoenix:8",
+                "FAILED",
+                None,
+            ),
+        ],
+    );
     assert_eq!(notice.severity, Severity::Warning);
     assert_eq!(
         field(&notice, "Task definition (rolling back to)"),
