@@ -17,6 +17,14 @@ step() { echo; echo "━━ $* ($(( $(date +%s) - start ))s)"; }
 [ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
 
 step "setup"
+# A full disk shows up as a linker crash ("ld terminated with signal 7 [Bus error]"): say so first.
+target_dir="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target_dir"
+free_kib=$(df -Pk "$target_dir" | awk 'NR == 2 { print $4 }')
+if [ -n "$free_kib" ] && [ "$free_kib" -lt $((4 * 1024 * 1024)) ]; then
+  echo "test.sh: warning: $((free_kib / 1024)) MiB free for $target_dir; a build from scratch needs about 3 GiB" \
+    "(a full disk makes the linker die with a bus error)" >&2
+fi
 scripts/setup.sh --deny
 # moto and the AWS CLI (the tests, the smoke test) install in the background while cargo builds;
 # the tests step waits for them.
