@@ -70,10 +70,20 @@ export RUSTC_WORKSPACE_WRAPPER
 RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 [ -x "$RUSTC_WORKSPACE_WRAPPER" ] || { echo "test.sh: clippy is missing: rustup component add clippy" >&2; exit 1; }
-cargo test --workspace --locked --no-run --all-targets "${timings[@]}"
-# the CLI the scenarios, the fuzz pass and the smoke test run (its crate is linted above)
-cargo build --locked --quiet -p phoenix-ops-cli
-phoenix_ops="${CARGO_TARGET_DIR:-target}/debug/phoenix-ops"
+# The same build makes the CLI the scenarios, the fuzz pass and the smoke test run: the CLI's
+# integration test (crates/cli/tests/cli.rs) has cargo build the binary with the dependency
+# features of this build (a separate `cargo build -p phoenix-ops-cli` resolves them without the
+# dev-dependencies and compiles much of the SDK again: 83 s measured). Its path comes from
+# cargo's own report of what it built.
+build_json=$(mktemp -t phoenix-build.XXXXXX)
+cargo test --workspace --locked --no-run --all-targets --message-format=json-render-diagnostics \
+  "${timings[@]}" > "$build_json"
+phoenix_ops=$(grep -o '"executable":"[^"]*/phoenix-ops"' "$build_json" | head -n 1 | cut -d'"' -f4)
+rm -f "$build_json"
+if [ -z "$phoenix_ops" ] || [ ! -x "$phoenix_ops" ]; then
+  echo "test.sh: the test build made no phoenix-ops binary (crates/cli/tests/cli.rs has cargo build it)" >&2
+  exit 1
+fi
 
 step "tests (unit, property, fault injection, end-to-end against the emulator)"
 wait "$setup_pid" || { cat "$setup_log"; echo "test.sh: setup failed (above)" >&2; exit 1; }
