@@ -435,28 +435,35 @@ fn service_event_told(
     service_event_notice(&event, &plan, &observed, now, "task-recovery").expect("told")
 }
 
+/// The service back on `phoenix:7` (PRIMARY, rolling out) beside the failed `phoenix:8` (ACTIVE).
+fn back_on_7_after_8_failed(rollout_reason: Option<&str>) -> Vec<DeploymentState> {
+    vec![
+        deployment(
+            "ecs-svc/9182736450918273645",
+            "PRIMARY",
+            "phoenix:7",
+            "IN_PROGRESS",
+            None,
+        ),
+        deployment(
+            "ecs-svc/8273651093847561234",
+            "ACTIVE",
+            "phoenix:8",
+            "FAILED",
+            rollout_reason,
+        ),
+    ]
+}
+
 #[test]
 fn a_deployment_failure_names_the_task_definitions_before_and_after() {
     let now = at(10, 35, 0);
     let notice = service_event_told(
         "ecs-deployment-failed.json",
         2,
-        vec![
-            deployment(
-                "ecs-svc/9182736450918273645",
-                "PRIMARY",
-                "phoenix:7",
-                "IN_PROGRESS",
-                None,
-            ),
-            deployment(
-                "ecs-svc/8273651093847561234",
-                "ACTIVE",
-                "phoenix:8",
-                "FAILED",
-                Some("ECS deployment circuit breaker: tasks failed to start."),
-            ),
-        ],
+        back_on_7_after_8_failed(Some(
+            "ECS deployment circuit breaker: tasks failed to start.",
+        )),
     );
     assert_eq!(notice.severity, Severity::Error);
     assert_eq!(
@@ -545,22 +552,7 @@ fn a_rollback_names_the_target_and_the_failed_task_definition() {
     let notice = service_event_told(
         "ecs-deployment-rollback.json",
         1,
-        vec![
-            deployment(
-                "ecs-svc/9182736450918273645",
-                "PRIMARY",
-                "phoenix:7",
-                "IN_PROGRESS",
-                None,
-            ),
-            deployment(
-                "ecs-svc/8273651093847561234",
-                "ACTIVE",
-                "phoenix:8",
-                "FAILED",
-                None,
-            ),
-        ],
+        back_on_7_after_8_failed(None),
     );
     assert_eq!(notice.severity, Severity::Warning);
     assert_eq!(
