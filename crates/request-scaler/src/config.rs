@@ -21,7 +21,8 @@ pub struct MetricSource {
 }
 
 impl MetricSource {
-    /// Metrics one GetMetricData call requests (what CloudWatch bills, per call).
+    /// Signals read per evaluation: metrics in the hourly GetMetricData call (billed per metric),
+    /// GetMetricStatistics calls in the others (one per signal).
     pub fn metrics_per_call(&self) -> usize {
         1 + usize::from(self.cpu)
     }
@@ -50,7 +51,7 @@ pub fn read(vars: &mut Vars<'_>) -> Config {
     let min_tasks = vars.number_in("MIN_TASKS", 1, 1, 1_000);
     let max_tasks = vars.number_in("MAX_TASKS", 10, 1, 1_000);
     let stabilization_minutes = vars.number_in("SCALE_IN_STABILIZATION_MINUTES", 5, 1, 60);
-    // 0 turns the CPU signal off (and halves the GetMetricData bill)
+    // 0 turns the CPU signal off (one read a minute instead of two)
     let target_cpu_percent = vars.number_in("TARGET_CPU_PERCENT", 70, 0, 100);
     let dry_run = vars.flag("DRY_RUN", false);
     if min_tasks > max_tasks {

@@ -2,10 +2,10 @@
 //! The container's memory and the arrangement of CloudWatch datapoints into the [`Observation`]
 //! the rule reads.
 //!
-//! - **Previous days** (the daily pattern): fetched in the evaluation's own GetMetricData call
-//!   once per container and then every [`DAYS_REFRESH_MINUTES`] (the call then spans
-//!   [`DAILY_DAYS`] days instead of an hour; billing is per metric requested, not per
-//!   datapoint), kept here. History starts at the first datapoint CloudWatch returned: a day
+//! - **Previous days** (the daily pattern): fetched by the evaluation's own read once per
+//!   container and then every [`DAYS_REFRESH_MINUTES`] (that read spans [`DAILY_DAYS`] days
+//!   instead of an hour, in one GetMetricData call: billing is per metric requested, not per
+//!   datapoint; the other evaluations use GetMetricStatistics, `crate::observe`), kept here. History starts at the first datapoint CloudWatch returned: a day
 //!   before it does not count.
 //! - **Tasks per minute** (the CPU signal): the running count seen at each evaluation, so the
 //!   average CPU of a minute is multiplied by the tasks that reported it. A minute this container
@@ -23,7 +23,7 @@ use crate::forecast::{DAILY_DAYS, DAY_LEVEL_MINUTES, DAY_WINDOW_MINUTES, DayWind
 pub const DAYS_REFRESH_MINUTES: i64 = 60;
 const DAY_MINUTES: i64 = 1_440;
 
-/// Datapoints by minute start, as GetMetricData returned them.
+/// Datapoints by minute start, as CloudWatch returned them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Fetched {
     /// `AWS/ApplicationELB RequestCount`, Sum per minute.
@@ -32,7 +32,7 @@ pub struct Fetched {
     pub cpu: BTreeMap<DateTime<Utc>, f64>,
 }
 
-/// The time range of this evaluation's one GetMetricData call.
+/// The time range of this evaluation's read of the signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FetchPlan {
     pub start: DateTime<Utc>,

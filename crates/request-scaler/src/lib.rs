@@ -2,8 +2,8 @@
 //! minute and the service's CPU — provisioned for where the load will be when a new task serves
 //! (trend, daily pattern), every minute (and at once when the request alarm fires).
 //!
-//! `event` ([`event::parse`], pure) → `observe` ([`observe`]: one GetMetricData call,
-//! DescribeServices) → `decide` ([`decide::decide`], pure, with [`forecast`] and the container's
+//! `event` ([`event::parse`], pure) → `observe` ([`observe`]: the signals (GetMetricStatistics, or
+//! GetMetricData hourly for the previous days), DescribeServices) → `decide` ([`decide::decide`], pure, with [`forecast`] and the container's
 //! [`history`]) → `act` ([`act`]: UpdateService, only when the count changes) → `report`
 //! ([`report`]: Outcome, Notice). [`simulate`] replays traces through the same rule and through
 //! a model of AWS target tracking.

@@ -32,6 +32,7 @@ pub fn observed(
             "start": plan.start,
             "end": plan.end,
             "previous_days": plan.refresh_days,
+            "call": if plan.refresh_days { "GetMetricData" } else { "GetMetricStatistics" },
             "metrics": config.metrics.metrics_per_call(),
         },
         "policy": config.policy,

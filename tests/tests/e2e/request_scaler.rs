@@ -1,6 +1,6 @@
 //! request-scaler end to end: RequestCount (and CPUUtilization) datapoints put into the
-//! emulator's CloudWatch, the real handler reads them with one GetMetricData call and sets the
-//! service's desiredCount in its ECS.
+//! emulator's CloudWatch, the real handler reads them (GetMetricData at a container's first
+//! evaluation, GetMetricStatistics after it) and sets the service's desiredCount in its ECS.
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -273,6 +273,25 @@ async fn a_cpu_burn_with_few_requests_scales_out_on_cpu() {
             .any(|f| f.label == "Driven by" && f.value == "CPU (newest minute)"),
         "{:?}",
         published[0].fields
+    );
+
+    // The next minute's read of the last hour goes through GetMetricStatistics (one request per
+    // signal, translated for the emulator like GetMetricData): the same minutes, CPU included.
+    put_cpu(&world, minute(9), &[55.0]).await;
+    world.put_requests(minute(9), &[30]).await.expect("metrics");
+    let later = now() + Duration::minutes(1);
+    let next = run(&scaler, schedule("c-2", later), later).await;
+    assert_eq!(
+        next.observed["fetched"]["call"],
+        json!("GetMetricStatistics")
+    );
+    assert_eq!(next.observed["fetched"]["previous_days"], json!(false));
+    let minutes = &next.observed["minutes"];
+    assert_eq!(minutes["requests"], json!(vec![30; 10]), "{minutes}");
+    assert_eq!(
+        minutes["cpu_percent"],
+        json!([20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 60.0, 90.0, 55.0]),
+        "{minutes}"
     );
 }
 

@@ -1,5 +1,5 @@
 //! Faults the emulator cannot produce, injected with aws-smithy-mocks into every AWS call the
-//! scaler makes (GetMetricData, DescribeServices, UpdateService, SNS Publish): throttling, 5xx
+//! scaler makes (GetMetricData, GetMetricStatistics, DescribeServices, UpdateService, SNS Publish): throttling, 5xx
 //! and a modelled final error. Each asserts what the handler returns and which calls were (not)
 //! made. Retryable faults fail the invocation (Lambda and the next minute retry); final ones
 //! return a success that says what failed, and tell a person once.
@@ -70,6 +70,58 @@ async fn get_metric_data_faults_injected() {
 }
 
 #[tokio::test]
+async fn get_metric_statistics_faults_injected() {
+    for fault in FAULTS {
+        // the container's first evaluation reads the previous days (GetMetricData, fine); the
+        // next minute's read of the last hour (GetMetricStatistics, one call per signal) fails
+        let (gmd, _) = recording_metrics(50.0);
+        let gms = get_metric_statistics_fails(fault);
+        let (describe, update, publish) = (service(1, false), update_ok(), publish_ok());
+        let scaler = handler(&[&describe, &update], &[&gmd, &gms], &[&publish]);
+        let first = scaler
+            .handle(invocation(schedule("e-1")))
+            .await
+            .expect("handled");
+        assert_eq!(
+            first.decision.as_deref(),
+            Some("hold"),
+            "{fault:?}: {first:?}"
+        );
+        let later =
+            phoenix_core::Invocation::new(schedule("e-2"), now() + chrono::Duration::minutes(1));
+        let result = scaler.handle(later).await;
+        match fault {
+            Fault::Throttled | Fault::Unavailable => {
+                let error = result.expect_err("retryable");
+                assert!(
+                    error.0.contains("cloudwatch:GetMetricStatistics"),
+                    "{fault:?}: {error}"
+                );
+                assert_eq!(
+                    calls(&[&gmd, &gms, &describe, &update, &publish]),
+                    [1, 2, 1, 0, 0],
+                    "{fault:?}"
+                );
+            }
+            Fault::Final => {
+                let outcome = result.expect("a final failure is a success for Lambda");
+                assert_eq!(outcome.decision.as_deref(), Some("failed"));
+                assert!(
+                    failed_call(&outcome, "cloudwatch:GetMetricStatistics"),
+                    "{outcome:?}"
+                );
+                let notice = outcome.notice.as_ref().expect("a person is told");
+                assert_eq!(notice.severity, Severity::Error);
+                assert_eq!(
+                    calls(&[&gmd, &gms, &describe, &update, &publish]),
+                    [1, 2, 1, 0, 1]
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn describe_services_faults_injected() {
     for fault in FAULTS {
         let describe = describe_services_fails(fault);
@@ -134,7 +186,9 @@ async fn update_service_faults_injected() {
     for fault in FAULTS {
         let update = update_service_fails(fault);
         let (cw, describe, publish) = (metrics(700.0, None), service(2, false), publish_ok());
-        let scaler = handler(&[&describe, &update], &[&cw], &[&publish]);
+        // Lambda's retry reads the last hour with GetMetricStatistics (the days are kept)
+        let (gms, _) = recording_statistics(700.0, 40.0);
+        let scaler = handler(&[&describe, &update], &[&cw, &gms], &[&publish]);
         let result = scaler.handle(invocation(schedule("e-1"))).await;
         match fault {
             Fault::Throttled | Fault::Unavailable => {

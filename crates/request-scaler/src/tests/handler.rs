@@ -1,5 +1,5 @@
 //! The handler's behaviour with mocked AWS: parking, duplicates and id-less events, dry run,
-//! deployments, the CPU signal in the Notice, the one GetMetricData call per evaluation, the
+//! deployments, the CPU signal in the Notice, which CloudWatch call reads the signals when, the
 //! configuration, and random input.
 
 use phoenix_core::lambda::load_config;
@@ -43,7 +43,10 @@ async fn an_event_without_an_id_is_evaluated_every_time_and_one_with_an_id_once(
         update_ok(),
         publish_ok(),
     );
-    let scaler = handler(&[&describe, &update], &[&cw], &[&publish]);
+    // the container's first read is GetMetricData, the next ones GetMetricStatistics (2 a read)
+    let (gms, _) = recording_statistics(700.0, 40.0);
+    let reads = || cw.num_calls() + gms.num_calls() / 2;
+    let scaler = handler(&[&describe, &update], &[&cw, &gms], &[&publish]);
     let mut no_id = schedule("");
     no_id.as_object_mut().map(|o| o.remove("id"));
     for _ in 0..2 {
@@ -54,7 +57,7 @@ async fn an_event_without_an_id_is_evaluated_every_time_and_one_with_an_id_once(
         assert!(outcome.ignored.is_none(), "{outcome:?}");
         assert_eq!(outcome.event_id, None);
     }
-    assert_eq!(cw.num_calls(), 2);
+    assert_eq!(reads(), 2);
     // with an id: the second delivery is a duplicate …
     let first = scaler
         .handle(invocation(schedule("e-9")))
@@ -66,7 +69,7 @@ async fn an_event_without_an_id_is_evaluated_every_time_and_one_with_an_id_once(
         .await
         .expect("handled");
     assert!(second.ignored.is_some_and(|w| w.contains("duplicate")));
-    assert_eq!(cw.num_calls(), 3);
+    assert_eq!(reads(), 3);
     // … and id-less events never count as duplicates of each other
     let third = scaler.handle(invocation(no_id)).await.expect("handled");
     assert!(third.ignored.is_none());
@@ -154,11 +157,13 @@ async fn a_cpu_scale_out_says_cpu_drove_it() {
 }
 
 #[tokio::test]
-async fn one_get_metric_data_call_per_evaluation_the_previous_days_hourly() {
-    let (cw, seen) = recording_metrics(50.0);
+async fn the_previous_days_hourly_by_get_metric_data_the_last_hour_by_get_metric_statistics() {
+    let (gmd, seen) = recording_metrics(50.0);
+    let (gms, stats) = recording_statistics(50.0, 40.0);
     let describe = service(1, false);
-    let scaler = handler(&[&describe], &[&cw], &[]);
-    for minute in 0..3 {
+    let scaler = handler(&[&describe], &[&gmd, &gms], &[]);
+    let mut calls = Vec::new();
+    for minute in [0, 1, 2, 60, 61] {
         let at = now() + chrono::Duration::minutes(minute);
         let outcome = scaler
             .handle(phoenix_core::Invocation::new(
@@ -168,27 +173,111 @@ async fn one_get_metric_data_call_per_evaluation_the_previous_days_hourly() {
             .await
             .expect("handled");
         assert!(outcome.ignored.is_none());
+        assert_eq!(outcome.decision.as_deref(), Some("hold"), "{outcome:?}");
+        calls.push(outcome.observed["fetched"]["call"].clone());
     }
+    assert_eq!(
+        calls,
+        [
+            "GetMetricData",
+            "GetMetricStatistics",
+            "GetMetricStatistics",
+            "GetMetricData",
+            "GetMetricStatistics"
+        ]
+    );
+    // GetMetricData at the container's first evaluation and an hour later: requests and CPU,
+    // back three days
     let seen = seen.lock().expect("lock").clone();
-    assert_eq!(seen.len(), 3, "one call per evaluation: {seen:?}");
-    // requests and CPU in each call; the first reaches back three days, the next an hour
-    assert!(seen.iter().all(|(metrics, ..)| *metrics == 2), "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
     let span = |(_, start, end): (usize, i64, i64)| (end - start) / 60;
-    assert_eq!(span(seen[0]), 3 * 1_440 + 20 + 1);
-    assert_eq!(span(seen[1]), 62 + 1);
-    assert_eq!(span(seen[2]), 62 + 1);
+    assert!(seen.iter().all(|(metrics, ..)| *metrics == 2), "{seen:?}");
+    assert!(
+        seen.iter().all(|c| span(*c) == 3 * 1_440 + 20 + 1),
+        "{seen:?}"
+    );
+    // every other minute: one GetMetricStatistics call per signal, over the last hour
+    let stats = stats.lock().expect("lock").clone();
+    let mut asked: Vec<(&str, &str)> = stats
+        .iter()
+        .map(|(name, stat, ..)| (name.as_str(), stat.as_str()))
+        .collect();
+    asked.sort_unstable();
+    assert_eq!(
+        asked,
+        [
+            ("CPUUtilization", "Average"),
+            ("CPUUtilization", "Average"),
+            ("CPUUtilization", "Average"),
+            ("RequestCount", "Sum"),
+            ("RequestCount", "Sum"),
+            ("RequestCount", "Sum"),
+        ]
+    );
+    assert!(
+        stats
+            .iter()
+            .all(|(.., start, end)| (end - start) / 60 == 62 + 1),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn get_metric_statistics_answers_drive_the_decision_like_get_metric_data() {
+    // the first evaluation reads 50 a minute (GetMetricData); the next read
+    // (GetMetricStatistics) has 700 in the newest minute and CPU at 40 %
+    let (gmd, _) = recording_metrics(50.0);
+    let (gms, _) = recording_statistics(700.0, 40.0);
+    let (describe, update, publish) = (service(1, false), update_ok(), publish_ok());
+    let scaler = handler(&[&describe, &update], &[&gmd, &gms], &[&publish]);
+    let first = scaler
+        .handle(invocation(schedule("e-1")))
+        .await
+        .expect("handled");
+    assert_eq!(first.decision.as_deref(), Some("hold"), "{first:?}");
+    let next = scaler
+        .handle(phoenix_core::Invocation::new(
+            schedule("e-2"),
+            now() + chrono::Duration::seconds(20),
+        ))
+        .await
+        .expect("handled");
+    assert_eq!(next.observed["fetched"]["call"], "GetMetricStatistics");
+    assert_eq!(next.decision.as_deref(), Some("scale-out"), "{next:?}");
+    assert!(
+        next.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("newest minute 700 req → 7 task(s)")),
+        "{:?}",
+        next.reason
+    );
+    assert_eq!(update.num_calls(), 1);
 }
 
 #[tokio::test]
 async fn with_the_cpu_signal_off_one_metric_is_requested() {
     let (cw, seen) = recording_metrics(50.0);
+    let (gms, stats) = recording_statistics(50.0, 40.0);
     let describe = service(1, false);
-    let scaler = handler_with(&[("TARGET_CPU_PERCENT", "0")], &[&describe], &[&cw], &[]);
-    scaler
-        .handle(invocation(schedule("e-1")))
-        .await
-        .expect("handled");
+    let scaler = handler_with(
+        &[("TARGET_CPU_PERCENT", "0")],
+        &[&describe],
+        &[&cw, &gms],
+        &[],
+    );
+    for (id, at) in [
+        ("e-1", now()),
+        ("e-2", now() + chrono::Duration::minutes(1)),
+    ] {
+        scaler
+            .handle(phoenix_core::Invocation::new(schedule(id), at))
+            .await
+            .expect("handled");
+    }
     assert_eq!(seen.lock().expect("lock")[0].0, 1);
+    let stats = stats.lock().expect("lock").clone();
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    assert_eq!(stats[0].0, "RequestCount");
 }
 
 #[test]

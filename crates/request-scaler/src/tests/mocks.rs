@@ -5,8 +5,11 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};
+use aws_sdk_cloudwatch::operation::get_metric_statistics::{
+    GetMetricStatisticsError, GetMetricStatisticsOutput,
+};
 use aws_sdk_cloudwatch::primitives::DateTime as CwDateTime;
-use aws_sdk_cloudwatch::types::MetricDataResult;
+use aws_sdk_cloudwatch::types::{Datapoint, MetricDataResult};
 use aws_sdk_ecs::operation::describe_services::{DescribeServicesError, DescribeServicesOutput};
 use aws_sdk_ecs::operation::update_service::{UpdateServiceError, UpdateServiceOutput};
 use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service};
@@ -138,6 +141,56 @@ pub fn recording_metrics(newest: f64) -> (Rule, Calls) {
     (rule, calls)
 }
 
+/// The GetMetricStatistics calls made: (metric name, statistic, start, end).
+pub type StatisticsCalls = Arc<Mutex<Vec<(String, String, i64, i64)>>>;
+
+/// GetMetricStatistics (the evaluations between the hourly reads of the previous days):
+/// RequestCount as in [`metrics`] (50 a minute for 12:00..=12:07, `newest` at 12:08) and
+/// CPUUtilization `cpu` percent at 12:08, each answering its own call; every call recorded.
+pub fn recording_statistics(newest: f64, cpu: f64) -> (Rule, StatisticsCalls) {
+    let calls: StatisticsCalls = Arc::default();
+    let seen = Arc::clone(&calls);
+    let rule = mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+        .match_requests(move |req| {
+            let secs = |t: Option<&CwDateTime>| t.map(|t| t.secs()).unwrap_or_default();
+            let statistic = req
+                .statistics()
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            seen.lock().expect("lock").push((
+                req.metric_name().unwrap_or_default().to_owned(),
+                statistic,
+                secs(req.start_time()),
+                secs(req.end_time()),
+            ));
+            true
+        })
+        .then_compute_output(move |req| {
+            let point = |m: i64, v: f64| {
+                let at = CwDateTime::from_secs(minute(m).timestamp());
+                if req.metric_name() == Some("CPUUtilization") {
+                    Datapoint::builder().timestamp(at).average(v).build()
+                } else {
+                    Datapoint::builder().timestamp(at).sum(v).build()
+                }
+            };
+            let points: Vec<Datapoint> = if req.metric_name() == Some("CPUUtilization") {
+                vec![point(8, cpu)]
+            } else {
+                (0..8)
+                    .map(|m| point(m, 50.0))
+                    .chain([point(8, newest)])
+                    .collect()
+            };
+            GetMetricStatisticsOutput::builder()
+                .set_datapoints(Some(points))
+                .build()
+        });
+    (rule, calls)
+}
+
 pub fn service(desired: i32, rolling: bool) -> Rule {
     mock!(aws_sdk_ecs::Client::describe_services).then_output(move || {
         let state = if rolling {
@@ -219,6 +272,20 @@ pub fn get_metric_data_fails(fault: Fault) -> Rule {
             .build(),
         Fault::Final => mock!(aws_sdk_cloudwatch::Client::get_metric_data)
             .then_error(|| GetMetricDataError::generic(meta("AccessDenied"))),
+    }
+}
+
+pub fn get_metric_statistics_fails(fault: Fault) -> Rule {
+    match fault {
+        Fault::Throttled => mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+            .then_error(|| GetMetricStatisticsError::generic(meta("Throttling"))),
+        Fault::Unavailable => mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+            .sequence()
+            .http_status(503, None)
+            .repeatedly()
+            .build(),
+        Fault::Final => mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+            .then_error(|| GetMetricStatisticsError::generic(meta("AccessDenied"))),
     }
 }
 

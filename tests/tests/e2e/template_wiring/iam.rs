@@ -66,6 +66,7 @@ pub(super) const STAR_ALLOWED: &[&str] = &[
     "cloudwatch:DescribeAlarmHistory",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
     "ecs:DescribeTaskDefinition",
     "ecs:ListTasks",
     "logs:DescribeExportTasks",
