@@ -98,6 +98,34 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision, in declaration order (a test checks it against the enum's source).
+    pub const ALL: [Decision; 24] = [
+        Self::PlannedStop,
+        Self::ServiceNotActive,
+        Self::ServiceParked,
+        Self::CrashLoop,
+        Self::ImageMissing,
+        Self::EcsReplacing,
+        Self::DeploymentInProgress,
+        Self::WaitingForScheduler,
+        Self::ForceNewDeployment,
+        Self::NotOnAllowList,
+        Self::TaskDefinitionMismatch,
+        Self::NotRestartingFailedToStart,
+        Self::NotRestartingUnknownStop,
+        Self::AlreadyReplaced,
+        Self::StartReplacement,
+        Self::NotManaged,
+        Self::CouldNotObserve,
+        Self::RecheckEarly,
+        Self::CapacityBack,
+        Self::StillShort,
+        Self::StaysShort,
+        Self::DeploymentFailed,
+        Self::RollingBack,
+        Self::ServiceProblem,
+    ];
+
     /// The Outcome's `decision` (kebab-case).
     pub fn slug(self) -> &'static str {
         match self {

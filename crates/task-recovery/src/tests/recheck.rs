@@ -250,33 +250,25 @@ fn ecs_problems_become_notices_of_the_right_severity() {
 
 #[test]
 fn decisions_have_distinct_slugs_and_words() {
-    use Decision::*;
-    let all = [
-        PlannedStop,
-        ServiceNotActive,
-        ServiceParked,
-        CrashLoop,
-        ImageMissing,
-        EcsReplacing,
-        DeploymentInProgress,
-        WaitingForScheduler,
-        ForceNewDeployment,
-        NotOnAllowList,
-        TaskDefinitionMismatch,
-        NotRestartingFailedToStart,
-        NotRestartingUnknownStop,
-        AlreadyReplaced,
-        StartReplacement,
-        NotManaged,
-        CouldNotObserve,
-        RecheckEarly,
-        CapacityBack,
-        StillShort,
-        StaysShort,
-        DeploymentFailed,
-        RollingBack,
-        ServiceProblem,
-    ];
+    // `Decision::ALL` names every variant of the enum, in order: read from the source, so a
+    // new variant fails here until it is listed (and so gets its slug and words checked)
+    let source = include_str!("../decide.rs");
+    let body = source
+        .split_once("pub enum Decision {")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(body, _)| body)
+        .expect("the enum in decide.rs");
+    let declared: Vec<&str> = body
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .collect();
+    let listed: Vec<String> = Decision::ALL.iter().map(|d| format!("{d:?}")).collect();
+    assert_eq!(
+        declared, listed,
+        "Decision::ALL must list every variant in order"
+    );
+    let all = Decision::ALL;
     let mut slugs: Vec<&str> = all.iter().map(|d| d.slug()).collect();
     slugs.sort_unstable();
     slugs.dedup();
