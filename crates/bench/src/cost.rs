@@ -80,6 +80,31 @@ struct LineItem {
     app_first: f64,
 }
 
+impl LineItem {
+    /// Billed in every column: no free allowance covers it.
+    fn never_free(item: &str, basis: String, usd: f64) -> Self {
+        LineItem {
+            item: item.into(),
+            basis,
+            usd,
+            after_free_tier: usd,
+            app_first: usd,
+        }
+    }
+
+    /// Inside an always-free allowance that nothing of the app uses: free after the free tier,
+    /// whoever uses the allowance first.
+    fn within_free_allowance(item: &str, basis: String, usd: f64) -> Self {
+        LineItem {
+            item: item.into(),
+            basis,
+            usd,
+            after_free_tier: 0.0,
+            app_first: 0.0,
+        }
+    }
+}
+
 /// The template's CloudWatch alarms at default parameters: (logical id, metrics billed,
 /// namespaces). Metric-math alarms are billed per metric they read.
 fn template_alarms() -> Result<Vec<(String, usize, Vec<String>)>, String> {
@@ -150,15 +175,13 @@ pub fn monthly_cost(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
         publishes += invocations * sns;
         invocations_total += invocations;
     }
-    items.push(LineItem {
-        item: "Lambda (5 functions, arm64, 128 MB)".into(),
-        basis: format!(
+    items.push(LineItem::within_free_allowance(
+        "Lambda (5 functions, arm64, 128 MB)",
+        format!(
             "{invocations_total:.0} invocations, measured durations + allowances (table below)"
         ),
-        usd: lambda_total,
-        after_free_tier: 0.0,
-        app_first: 0.0,
-    });
+        lambda_total,
+    ));
     // request-scaler: requests and CPU read every minute by GetMetricStatistics (one request per
     // signal), except the hourly read of the previous days: one GetMetricData call for both.
     // The digest: one GetMetricData call of 3 metrics a day.
@@ -181,15 +204,13 @@ pub fn monthly_cost(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
         after_free_tier: gms_free,
         app_first: gms_free,
     });
-    items.push(LineItem {
-        item: "CloudWatch GetMetricData".into(),
-        basis: format!(
+    items.push(LineItem::never_free(
+        "CloudWatch GetMetricData",
+        format!(
             "{scaler_metrics:.0} metrics (scaler: the previous days, hourly) + {digest_metrics:.0} (digest)"
         ),
-        usd: gmd,
-        after_free_tier: gmd,
-        app_first: gmd,
-    });
+        gmd,
+    ));
     match template_alarms() {
         Ok(alarms) => {
             let control: Vec<&(String, usize, Vec<String>)> = alarms
@@ -248,16 +269,14 @@ pub fn monthly_cost(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
                 // Container Insights' metrics are custom metrics: they use the free 10 up
                 app_first: custom_usd,
             });
-            items.push(LineItem {
-                item: "(the app's own alarms: CPU peak, 5xx, health, DocumentDB)".into(),
-                basis: format!(
+            items.push(LineItem::never_free(
+                "(the app's own alarms: CPU peak, 5xx, health, DocumentDB)",
+                format!(
                     "{app_metrics} alarm-metrics, not the control plane's: {}",
                     names(&app)
                 ),
-                usd: 0.0,
-                after_free_tier: 0.0,
-                app_first: 0.0,
-            });
+                0.0,
+            ));
             // listed, not added: they watch Phoenix itself (requirement 4, issue 17)
             if let Some(last) = items.last_mut() {
                 last.basis.push_str(&format!(
@@ -266,13 +285,11 @@ pub fn monthly_cost(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
                 ));
             }
         }
-        Err(e) => items.push(LineItem {
-            item: "CloudWatch alarms".into(),
-            basis: format!("template not read: {e}"),
-            usd: f64::NAN,
-            after_free_tier: f64::NAN,
-            app_first: f64::NAN,
-        }),
+        Err(e) => items.push(LineItem::never_free(
+            "CloudWatch alarms",
+            format!("template not read: {e}"),
+            f64::NAN,
+        )),
     }
     let ingest = log_gb * LOGS_INGEST_PER_GB;
     let store = log_gb * LOGS_STORE_PER_GB_MONTH;
@@ -294,57 +311,43 @@ pub fn monthly_cost(cold: &BTreeMap<String, Vec<ColdRun>>) -> String {
         // the app's and Container Insights' logs use the free 5 GB up
         app_first: ingest + store + insights,
     });
-    items.push(LineItem {
-        item: "Secrets Manager (the Slack webhook)".into(),
-        basis: "1 secret; read once per notifier container".into(),
-        usd: SECRET_MONTH,
-        after_free_tier: SECRET_MONTH,
-        app_first: SECRET_MONTH,
-    });
+    items.push(LineItem::never_free(
+        "Secrets Manager (the Slack webhook)",
+        "1 secret; read once per notifier container".into(),
+        SECRET_MONTH,
+    ));
     // Lambda's SQS event source long-polls the re-check queue all the time: about 5 pollers,
     // a 20 s receive each, so ≈ 15 requests a minute whether or not a message comes.
     let sqs_requests = 15.0 * 60.0 * 24.0 * 30.0;
-    items.push(LineItem {
-        item: "SQS (re-check queue, dead-letter queue)".into(),
-        basis: format!("≈{sqs_requests:.0} requests: Lambda's pollers of the re-check queue"),
-        usd: sqs_requests / 1e6 * SQS_PER_MILLION_REQUESTS,
-        after_free_tier: 0.0,
-        app_first: 0.0,
-    });
-    items.push(LineItem {
-        item: "DynamoDB (the ledger, on demand)".into(),
-        basis: format!("{writes:.0} writes, {reads:.0} reads; a few KB stored"),
-        usd: writes / 1e6 * DYNAMODB_PER_MILLION_WRITES + reads / 1e6 * DYNAMODB_PER_MILLION_READS,
-        after_free_tier: writes / 1e6 * DYNAMODB_PER_MILLION_WRITES
-            + reads / 1e6 * DYNAMODB_PER_MILLION_READS,
-        app_first: writes / 1e6 * DYNAMODB_PER_MILLION_WRITES
-            + reads / 1e6 * DYNAMODB_PER_MILLION_READS,
-    });
-    items.push(LineItem {
-        item: "SNS".into(),
-        basis: format!("{publishes:.0} publishes to alerts and oncall; deliveries to Lambda free, e-mail $2/100k"),
-        usd: publishes / 1e6 * SNS_PER_MILLION_PUBLISHES,
-        after_free_tier: 0.0,
-        app_first: 0.0,
-    });
-    items.push(LineItem {
-        item: "X-Ray".into(),
-        basis: format!(
+    items.push(LineItem::within_free_allowance(
+        "SQS (re-check queue, dead-letter queue)",
+        format!("≈{sqs_requests:.0} requests: Lambda's pollers of the re-check queue"),
+        sqs_requests / 1e6 * SQS_PER_MILLION_REQUESTS,
+    ));
+    items.push(LineItem::never_free(
+        "DynamoDB (the ledger, on demand)",
+        format!("{writes:.0} writes, {reads:.0} reads; a few KB stored"),
+        writes / 1e6 * DYNAMODB_PER_MILLION_WRITES + reads / 1e6 * DYNAMODB_PER_MILLION_READS,
+    ));
+    items.push(LineItem::within_free_allowance(
+        "SNS",
+        format!("{publishes:.0} publishes to alerts and oncall; deliveries to Lambda free, e-mail $2/100k"),
+        publishes / 1e6 * SNS_PER_MILLION_PUBLISHES,
+    ));
+    items.push(LineItem::never_free(
+        "X-Ray",
+        format!(
             "off by default (XRayTracing); On: {:.0} traces ≈ {:.2} USD",
             invocations_total,
             invocations_total / 1e6 * XRAY_PER_MILLION_TRACES
         ),
-        usd: 0.0,
-        after_free_tier: 0.0,
-        app_first: 0.0,
-    });
-    items.push(LineItem {
-        item: "EventBridge, the dashboard".into(),
-        basis: "rules on AWS service events and schedules: free; one dashboard (3 per account are free, then 3 USD each)".into(),
-        usd: 0.0,
-        after_free_tier: 0.0,
-        app_first: 0.0,
-    });
+        0.0,
+    ));
+    items.push(LineItem::never_free(
+        "EventBridge, the dashboard",
+        "rules on AWS service events and schedules: free; one dashboard (3 per account are free, then 3 USD each)".into(),
+        0.0,
+    ));
     let total: f64 = items.iter().map(|i| i.usd).sum();
     let after: f64 = items.iter().map(|i| i.after_free_tier).sum();
     let app_first: f64 = items.iter().map(|i| i.app_first).sum();

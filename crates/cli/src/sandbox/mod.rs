@@ -33,6 +33,16 @@ struct Check {
     detail: String,
 }
 
+/// The mark an action gets in the narration: done, dry run, skipped, failed.
+pub(crate) fn action_mark(status: ActionStatus) -> &'static str {
+    match status {
+        ActionStatus::Done => "✔",
+        ActionStatus::DryRun => "◌",
+        ActionStatus::Skipped => "·",
+        ActionStatus::Failed => "✗",
+    }
+}
+
 /// Everything an act needs, and the narration.
 pub struct Stage {
     // Kept alive for the whole run; dropping it stops the server.
@@ -150,12 +160,7 @@ impl Stage {
             outcome.reason.as_deref().unwrap_or("-")
         ));
         for action in &outcome.actions {
-            let mark = match action.status {
-                ActionStatus::Done => "✔",
-                ActionStatus::DryRun => "◌",
-                ActionStatus::Skipped => "·",
-                ActionStatus::Failed => "✗",
-            };
+            let mark = action_mark(action.status);
             let detail = action
                 .detail
                 .as_deref()

@@ -49,8 +49,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use phoenix_core::SdkConfig;
 use serde_json::Value;
 
-use super::SimError;
 use super::rng::SimRng;
+use super::{SimError, sdk_fail};
 use crate::emulator::EcsGaps;
 use crate::world::{self, World};
 
@@ -218,16 +218,6 @@ pub fn image_tag(image: &str) -> &str {
 
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn sdk_fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    what: &str,
-    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> SimError {
-    SimError::Emulator(format!(
-        "{what}: {}",
-        aws_smithy_types::error::display::DisplayErrorContext(e)
-    ))
 }
 
 impl Ecs {

@@ -47,3 +47,14 @@ pub enum SimError {
     #[error("scenario: {0}")]
     Scenario(String),
 }
+
+/// An SDK call to the emulator that failed, with the whole error chain.
+pub(crate) fn sdk_fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    what: &str,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> SimError {
+    SimError::Emulator(format!(
+        "{what}: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(e)
+    ))
+}

@@ -8,17 +8,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use phoenix_core::SdkConfig;
 use serde_json::Value;
 
-use super::SimError;
-
-fn sdk_fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    what: &str,
-    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> SimError {
-    SimError::Emulator(format!(
-        "{what}: {}",
-        aws_smithy_types::error::display::DisplayErrorContext(e)
-    ))
-}
+use super::{SimError, sdk_fail};
 
 /// Creates an SQS queue; returns its URL and ARN (the world's seeding does the same).
 pub async fn create_queue(sdk: &SdkConfig, name: &str) -> Result<(String, String), SimError> {

@@ -47,21 +47,27 @@ fn check_function<F: Function>(crate_dir: &str) {
     let unset_but_read: Vec<_> = read.difference(&set).collect();
     let set_but_unread: Vec<_> = set.difference(&read).collect();
     let unset_required: Vec<_> = required.difference(&set).collect();
-    if !unset_required.is_empty() {
-        problems.push(format!(
-            "{id}: required variables not set in the template: {unset_required:?}"
-        ));
-    }
-    if !unset_but_read.is_empty() {
-        problems.push(format!(
-            "{id}: the code reads variables the template does not set: {unset_but_read:?}"
-        ));
-    }
-    if !set_but_unread.is_empty() {
-        problems.push(format!(
-            "{id}: the template sets variables the code never reads: {set_but_unread:?}"
-        ));
-    }
+    // a set difference that should be empty: a problem when it is not
+    let not_empty = |problems: &mut Vec<String>, what: &str, names: &[&String]| {
+        if !names.is_empty() {
+            problems.push(format!("{id}: {what}: {names:?}"));
+        }
+    };
+    not_empty(
+        &mut problems,
+        "required variables not set in the template",
+        &unset_required,
+    );
+    not_empty(
+        &mut problems,
+        "the code reads variables the template does not set",
+        &unset_but_read,
+    );
+    not_empty(
+        &mut problems,
+        "the template sets variables the code never reads",
+        &set_but_unread,
+    );
 
     // --- IAM: allowed (minus implicit) == called
     let statements = policy_statements(&id, function);
@@ -75,16 +81,16 @@ fn check_function<F: Function>(crate_dir: &str) {
         .collect();
     let missing: Vec<_> = needed.difference(&allowed).collect();
     let extra: Vec<_> = allowed.difference(&needed).collect();
-    if !missing.is_empty() {
-        problems.push(format!(
-            "{id}: the code calls actions its policies do not allow: {missing:?}"
-        ));
-    }
-    if !extra.is_empty() {
-        problems.push(format!(
-            "{id}: the policies allow actions the code never calls: {extra:?}"
-        ));
-    }
+    not_empty(
+        &mut problems,
+        "the code calls actions its policies do not allow",
+        &missing,
+    );
+    not_empty(
+        &mut problems,
+        "the policies allow actions the code never calls",
+        &extra,
+    );
     for (actions, resources) in &statements {
         if actions.iter().any(|a| a.contains('*')) {
             problems.push(format!("{id}: wildcard action in {actions:?}"));

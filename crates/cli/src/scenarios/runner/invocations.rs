@@ -5,12 +5,12 @@ use std::time::Duration as StdDuration;
 
 use ::request_scaler::RequestScaler;
 use chrono::{DateTime, Duration, Utc};
-use phoenix_core::{ActionStatus, Function, Outcome};
+use phoenix_core::{Function, Outcome};
 use phoenix_testkit::sim::SimError;
 use phoenix_testkit::sim::lambda::{self, Invoked, LambdaSettings};
 use serde_json::json;
 
-use crate::sandbox::slack_text;
+use crate::sandbox::{action_mark, slack_text};
 
 use super::{
     DeadLetter, InvocationFact, Job, STACK, Sim, SlackPost, Source, Target, seed_err, short,
@@ -217,12 +217,7 @@ impl Sim {
             short(outcome.reason.as_deref().unwrap_or("-"), 260)
         );
         for action in &outcome.actions {
-            let mark = match action.status {
-                ActionStatus::Done => "✔",
-                ActionStatus::DryRun => "◌",
-                ActionStatus::Skipped => "·",
-                ActionStatus::Failed => "✗",
-            };
+            let mark = action_mark(action.status);
             text.push_str(&format!(
                 "\n  {mark} {} {}{}",
                 action.call,
